@@ -1,0 +1,276 @@
+"""The one settings tree.
+
+Values come, highest priority first, from: keyword arguments (CLI flags),
+``LITMINE_*`` environment variables (``LITMINE_ENTREZ_EMAIL`` sets
+``entrez.email``), the documented short aliases (``LITMINE_EUTILS_URL``,
+``NCBI_API_KEY``), a TOML config file (``LITMINE_CONFIG`` or ``./litmine.toml``),
+and the defaults below. Unknown keys are errors, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from litmine.errors import ConfigError
+
+DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
+CONFIG_FILE_ENV = "LITMINE_CONFIG"
+DEFAULT_CONFIG_FILE = "litmine.toml"
+
+# Short environment names promised in the README, mapped onto the tree.
+ENV_ALIASES: dict[str, tuple[str, str]] = {
+    "LITMINE_EUTILS_URL": ("entrez", "eutils_url"),
+    "NCBI_API_KEY": ("entrez", "api_key"),
+    "LITMINE_NCBI_API_KEY": ("entrez", "api_key"),
+}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class EntrezSettings(_Section):
+    """How litmine talks to NCBI E-utilities."""
+
+    eutils_url: str = Field(
+        DEFAULT_EUTILS_URL,
+        description="Base URL of E-utilities (env LITMINE_EUTILS_URL); point it at a mirror "
+        "or a local replay server.",
+    )
+    email: str | None = Field(
+        None, description="Contact e-mail sent to NCBI with every request, as NCBI asks."
+    )
+    tool: str = Field("litmine", description="Tool name sent to NCBI with every request.")
+    api_key: str | None = Field(
+        None,
+        description="NCBI API key (env NCBI_API_KEY); raises the rate limit from 3 to 10 "
+        "requests per second.",
+    )
+    requests_per_second: float | None = Field(
+        None,
+        gt=0,
+        le=10,
+        description="Request rate cap; default 3/s without an API key and 10/s with one.",
+    )
+    batch_size: int = Field(
+        200, ge=1, le=10000, description="Records fetched per EFetch request."
+    )
+    post_threshold: int = Field(
+        200,
+        ge=1,
+        description="ID lists longer than this are sent with HTTP POST (EPost/EFetch).",
+    )
+    search_window: int = Field(
+        9999,
+        ge=1,
+        le=10000,
+        description="Most records one ESearch query may page through; larger result sets are "
+        "split by date range.",
+    )
+    max_retries: int = Field(
+        5, ge=0, le=20, description="Retries for 429, 5xx, resets, timeouts and bad bodies."
+    )
+    backoff_base: float = Field(
+        0.5, ge=0, description="First retry delay in seconds; doubles each retry, with jitter."
+    )
+    backoff_max: float = Field(30.0, ge=0, description="Upper bound of one retry delay (s).")
+    timeout: float = Field(60.0, gt=0, description="Timeout of one HTTP request in seconds.")
+
+    @property
+    def rate_limit(self) -> float:
+        """Requests per second actually allowed."""
+        if self.requests_per_second is not None:
+            return self.requests_per_second
+        return 10.0 if self.api_key else 3.0
+
+
+class IngestSettings(_Section):
+    """Ingestion behaviour shared by the CLI and the flows."""
+
+    overlap_days: int = Field(
+        2,
+        ge=0,
+        description="Days re-fetched before a saved query's watermark, to catch late records.",
+    )
+    commit_every: int = Field(
+        500, ge=1, description="Articles written per database transaction when reading files."
+    )
+    default_cron: str = Field(
+        "0 2 * * *", description="Cron schedule given to newly saved queries."
+    )
+
+
+class PassageSettings(_Section):
+    """How abstracts are split into passages."""
+
+    max_tokens: int = Field(
+        256,
+        ge=16,
+        description="Most word pieces in a passage (the embedding model's input limit).",
+    )
+    target_tokens: int = Field(
+        128,
+        ge=8,
+        description="Sentences are packed into a passage until it reaches about this size.",
+    )
+    splitter: str = Field(
+        "pysbd", description="Sentence splitter by name: 'pysbd' or 'scispacy'."
+    )
+
+
+class Settings(BaseSettings):
+    """Root of litmine's settings tree."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="LITMINE_",
+        env_nested_delimiter="_",
+        env_nested_max_split=1,
+        extra="forbid",
+        validate_assignment=True,
+    )
+
+    data_dir: Path = Field(
+        Path("litmine-data"),
+        description="Folder holding the database (litmine.db) and vector indexes (indexes/).",
+    )
+    entrez: EntrezSettings = Field(
+        default_factory=EntrezSettings, description="NCBI E-utilities client."
+    )
+    ingest: IngestSettings = Field(
+        default_factory=IngestSettings, description="Ingestion runs and schedules."
+    )
+    passages: PassageSettings = Field(
+        default_factory=PassageSettings, description="Passage splitting."
+    )
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def db_path(self) -> Path:
+        """Path of the SQLite database."""
+        return self.data_dir / "litmine.db"
+
+    @property
+    def index_dir(self) -> Path:
+        """Folder holding vector indexes."""
+        return self.data_dir / "indexes"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Order the sources: init > env > env aliases > config file > defaults."""
+        return (
+            init_settings,
+            env_settings,
+            _AliasEnvSource(settings_cls),
+            _TomlFileSource(settings_cls),
+        )
+
+
+class _AliasEnvSource(PydanticBaseSettingsSource):
+    """Reads the short environment names of :data:`ENV_ALIASES`."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for env_name, (section, key) in ENV_ALIASES.items():
+            value = os.environ.get(env_name)
+            if value:
+                out.setdefault(section, {})[key] = value
+        return out
+
+
+class _TomlFileSource(PydanticBaseSettingsSource):
+    """Reads ``LITMINE_CONFIG`` or ``./litmine.toml`` when present."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        explicit = os.environ.get(CONFIG_FILE_ENV)
+        path = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
+        if not path.is_file():
+            if explicit:
+                raise ConfigError(
+                    f"config file {path} does not exist",
+                    f"fix {CONFIG_FILE_ENV} or create the file",
+                )
+            return {}
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(
+                f"cannot read config file {path}: {exc}", "fix the TOML syntax"
+            ) from exc
+        # A [litmine] table is accepted so the file can live in pyproject-style configs.
+        return dict(data.get("litmine", data))
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings tree, translating validation errors to :class:`ConfigError`.
+
+    Args:
+        **overrides: Values from CLI flags; nested sections as dicts
+            (``entrez={"batch_size": 50}``). ``None`` values are ignored so
+            unset flags never mask the environment or config file.
+
+    Returns:
+        The validated settings.
+
+    Raises:
+        ConfigError: A value is invalid or a key is unknown.
+    """
+    clean = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return Settings(**clean)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(
+            f"invalid settings: {problems}",
+            "check LITMINE_* environment variables, the config file and CLI flags",
+        ) from None
+
+
+def merge_section(settings: Settings, section: str, **values: Any) -> Settings:
+    """Return a copy of ``settings`` with some keys of one section replaced.
+
+    Args:
+        settings: Current settings.
+        section: Name of a section (``"entrez"``).
+        **values: Keys to replace; ``None`` values are skipped.
+
+    Returns:
+        New, validated settings.
+    """
+    current = getattr(settings, section)
+    updated = current.model_copy(update={k: v for k, v in values.items() if v is not None})
+    try:
+        type(current).model_validate(updated.model_dump())
+    except ValidationError as exc:
+        raise ConfigError(f"invalid {section} settings: {exc.errors()[0]['msg']}") from None
+    return settings.model_copy(update={section: updated})

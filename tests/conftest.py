@@ -1,0 +1,42 @@
+"""Session-wide fixtures: the shared real-data folder, temp settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from litmine.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under ../shared/data, skipping the test with a clear reason if absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"shared test data not found at {path} (it lives in ../shared/data beside the repo)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The ../shared/data folder of real public corpora."""
+    return shared_path()
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Keep tests away from the user's config, API keys and data dir."""
+    for name in ("LITMINE_CONFIG", "NCBI_API_KEY", "LITMINE_NCBI_API_KEY", "LITMINE_EUTILS_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LITMINE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings pointing at a fresh temporary data dir."""
+    return load_settings(data_dir=tmp_path / "data")
