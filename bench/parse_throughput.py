@@ -1,0 +1,356 @@
+"""Parse throughput: litmine vs pubmed_parser vs Bio.Entrez on one large file.
+
+The test file is generated at run time (never committed): the PubMed articles
+of ``../shared/data/entrez/pubmed*.xml`` are replicated with fresh PMIDs into a
+gzipped ``PubmedArticleSet`` of ``--records`` articles in a temporary folder.
+Each reader then runs in its own fresh subprocess, so that peak RSS
+(``ru_maxrss``) belongs to that reader alone; the best of ``--repeat`` runs
+counts. Results go to stdout and to ``--out`` as JSON.
+
+Reusable pieces for further measurements (e.g. parse + store):
+
+* :func:`make_large_file` builds the input file;
+* :func:`time_it` times a callable returning a record count;
+* :data:`RUNNERS` maps a measurement name to ``fn(path) -> records``; add an
+  entry (or call :func:`measure` with your own runner) and it gets the same
+  subprocess isolation, RSS and JSON treatment.
+
+Usage::
+
+    .venv/bin/python bench/parse_throughput.py --records 20000 --repeat 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+ENTREZ_DIR = ROOT.parent / "shared" / "data" / "entrez"
+DEFAULT_OUT = ROOT / "bench" / "results" / "parse_throughput.json"
+HEADER = (
+    b'<?xml version="1.0" ?>\n'
+    b'<!DOCTYPE PubmedArticleSet PUBLIC "-//NLM//DTD PubMedArticle, 1st January 2025//EN" '
+    b'"https://dtd.nlm.nih.gov/ncbi/pubmed/out/pubmed_250101.dtd">\n'
+    b"<PubmedArticleSet>\n"
+)
+FOOTER = b"</PubmedArticleSet>\n"
+PMID_MARK = b"__LITMINE_BENCH_PMID__"
+
+
+# ---------------------------------------------------------------------------
+# Input file
+# ---------------------------------------------------------------------------
+
+
+def article_templates(source_dir: Path = ENTREZ_DIR) -> list[bytes]:
+    """Serialised PubmedArticle elements of the sample files, PMIDs replaced by a mark.
+
+    The citation PMID and the PubmedData ``ArticleId IdType="pubmed"`` are
+    replaced, so every copy is a distinct, self-consistent record.
+    """
+    from lxml import etree
+
+    files = sorted(source_dir.glob("pubmed*.xml"))
+    if not files:
+        raise FileNotFoundError(f"no pubmed*.xml under {source_dir}")
+    parser = etree.XMLParser(load_dtd=False, no_network=True, resolve_entities=False)
+    templates: list[bytes] = []
+    for file in files:
+        tree = etree.parse(str(file), parser)
+        for art in tree.getroot().iterchildren("PubmedArticle"):
+            pmid = art.find("MedlineCitation/PMID")
+            if pmid is None:
+                continue
+            pmid.text = PMID_MARK.decode()
+            for aid in art.iterfind("PubmedData/ArticleIdList/ArticleId"):
+                if aid.get("IdType") == "pubmed":
+                    aid.text = PMID_MARK.decode()
+            art.tail = "\n"
+            templates.append(etree.tostring(art, encoding="utf-8"))
+    return templates
+
+
+def make_large_file(
+    path: Path, n: int, *, source_dir: Path = ENTREZ_DIR, first_pmid: int = 90_000_000
+) -> Path:
+    """Write a PubmedArticleSet of ``n`` articles with fresh PMIDs.
+
+    Args:
+        path: Output file; gzipped (level 1) when it ends with ``.gz``.
+        n: Number of articles.
+        source_dir: Folder holding the ``pubmed*.xml`` samples.
+        first_pmid: PMID of the first copy; the others follow consecutively.
+
+    Returns:
+        ``path``.
+    """
+    templates = article_templates(source_dir)
+    opener: Callable[[], Any]
+    if str(path).endswith(".gz"):
+
+        def opener() -> Any:
+            return gzip.open(path, "wb", compresslevel=1)
+
+    else:
+
+        def opener() -> Any:
+            return open(path, "wb")
+
+    with opener() as out:
+        out.write(HEADER)
+        for i in range(n):
+            template = templates[i % len(templates)]
+            out.write(template.replace(PMID_MARK, str(first_pmid + i).encode()))
+        out.write(FOOTER)
+    return path
+
+
+# ---------------------------------------------------------------------------
+# Timing
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Timing:
+    """Best-of-N timing of one measurement: wall clock and process CPU time.
+
+    On a shared machine wall time swings with the neighbours' load; CPU time
+    (``time.process_time``) is the steadier figure for comparing readers.
+    """
+
+    records: int
+    wall_s: list[float] = field(default_factory=list)
+    cpu_s: list[float] = field(default_factory=list)
+
+    @property
+    def best_wall_s(self) -> float:
+        return min(self.wall_s)
+
+    @property
+    def best_cpu_s(self) -> float:
+        return min(self.cpu_s)
+
+    @property
+    def records_per_s(self) -> float:
+        return self.records / self.best_wall_s if self.best_wall_s > 0 else float("inf")
+
+    @property
+    def records_per_cpu_s(self) -> float:
+        return self.records / self.best_cpu_s if self.best_cpu_s > 0 else float("inf")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "records": self.records,
+            "best_wall_s": round(self.best_wall_s, 3),
+            "best_cpu_s": round(self.best_cpu_s, 3),
+            "wall_s": [round(t, 3) for t in self.wall_s],
+            "cpu_s": [round(t, 3) for t in self.cpu_s],
+            "records_per_s": round(self.records_per_s, 1),
+            "records_per_cpu_s": round(self.records_per_cpu_s, 1),
+        }
+
+
+def time_it(fn: Callable[[], int], *, repeat: int = 3) -> Timing:
+    """Run ``fn`` ``repeat`` times; it returns the number of records it handled."""
+    timing = Timing(records=0)
+    for _ in range(max(1, repeat)):
+        wall, cpu = time.perf_counter(), time.process_time()
+        timing.records = fn()
+        timing.cpu_s.append(time.process_time() - cpu)
+        timing.wall_s.append(time.perf_counter() - wall)
+    return timing
+
+
+# ---------------------------------------------------------------------------
+# Runners: fn(path) -> number of records
+# ---------------------------------------------------------------------------
+
+
+def run_litmine(path: Path) -> int:
+    """litmine's streaming reader (parse only, no store)."""
+    from litmine.parse.pubmed_xml import iter_pubmed_xml
+    from litmine.types import Article
+
+    count = 0
+    for record in iter_pubmed_xml(path):
+        if isinstance(record, Article):
+            count += 1
+    return count
+
+
+def run_pubmed_parser(path: Path) -> int:
+    """pubmed_parser.parse_medline_xml with its defaults (needs a .gz file)."""
+    import pubmed_parser
+
+    count = 0
+    for _record in pubmed_parser.parse_medline_xml(str(path)):
+        count += 1
+    return count
+
+
+def run_bio_entrez(path: Path) -> int:
+    """Bio.Entrez.read: the whole file into Python objects at once."""
+    from Bio import Entrez
+
+    with gzip.open(path, "rb") if str(path).endswith(".gz") else open(path, "rb") as handle:
+        result = Entrez.read(handle)
+    return len(result["PubmedArticle"])
+
+
+RUNNERS: dict[str, Callable[[Path], int]] = {
+    "litmine": run_litmine,
+    "pubmed_parser": run_pubmed_parser,
+    "bio_entrez": run_bio_entrez,
+}
+"""Measurement name -> ``fn(path) -> records``; add e.g. ``"litmine_store"`` here."""
+
+PRELOAD: dict[str, tuple[str, ...]] = {
+    "litmine": ("litmine.parse.pubmed_xml",),
+    "pubmed_parser": ("pubmed_parser",),
+    "bio_entrez": ("Bio.Entrez",),
+}
+"""Modules imported before the baseline RSS is taken, so imports do not count."""
+
+MAX_REPEAT: dict[str, int] = {"bio_entrez": 1}
+"""Readers too slow/big to repeat by default (override with --repeat-all)."""
+
+
+def _worker(name: str, path: Path, repeat: int, trace: bool) -> dict[str, Any]:
+    """Run one measurement in this (fresh) process and report it."""
+    import importlib
+
+    for module in PRELOAD.get(name, ()):
+        importlib.import_module(module)
+    runner = RUNNERS[name]
+    rss_before_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    timing = time_it(lambda: runner(path), repeat=repeat)
+    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    result: dict[str, Any] = {"name": name, **timing.as_dict()}
+    result["peak_rss_mib"] = round(peak_mib, 1)
+    result["rss_after_imports_mib"] = round(rss_before_mib, 1)
+    result["peak_rss_growth_mib"] = round(peak_mib - rss_before_mib, 1)
+    if trace:
+        tracemalloc.start()
+        runner(path)
+        _current, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        result["tracemalloc_peak_mib"] = round(peak / 2**20, 1)
+    return result
+
+
+def measure(name: str, path: Path, *, repeat: int = 3, trace: bool = False) -> dict[str, Any]:
+    """Run the runner ``name`` in a fresh subprocess and return its report."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--file", str(path)]
+    cmd += ["--repeat", str(repeat)] + (["--tracemalloc"] if trace else [])
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    if proc.returncode != 0:
+        return {"name": name, "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_benchmark(path: Path, repeats: dict[str, int], *, trace: bool = False) -> dict[str, Any]:
+    """Measure each named runner on ``path`` (fresh subprocess each) and compare.
+
+    Args:
+        path: The input file (gzipped for pubmed_parser).
+        repeats: Runner name -> number of timed runs (best counts).
+        trace: Also report a tracemalloc peak per runner (one extra run).
+
+    Returns:
+        The JSON-ready report: file facts, machine, per-runner results and
+        litmine's speed ratio to every other runner (wall and CPU time).
+    """
+    results = {
+        name: measure(name, path, repeat=repeat, trace=trace) for name, repeat in repeats.items()
+    }
+    raw_size = None
+    if str(path).endswith(".gz"):
+        with gzip.open(path, "rb") as fh:
+            raw_size = sum(len(chunk) for chunk in iter(lambda: fh.read(1 << 20), b""))
+    ratios: dict[str, float] = {}
+    lit = results.get("litmine", {})
+    for name, res in results.items():
+        if name == "litmine" or "error" in res or "error" in lit or not lit:
+            continue
+        ratios[f"litmine_vs_{name}_wall"] = round(lit["records_per_s"] / res["records_per_s"], 2)
+        ratios[f"litmine_vs_{name}_cpu"] = round(
+            lit["records_per_cpu_s"] / res["records_per_cpu_s"], 2
+        )
+    return {
+        "benchmark": "parse_throughput",
+        "file": {"path_name": path.name, "bytes": path.stat().st_size, "xml_bytes": raw_size},
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "loadavg_1m": round(os.getloadavg()[0], 2),
+        },
+        "repeats": repeats,
+        "results": results,
+        "ratios": ratios,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--only", nargs="*", choices=sorted(RUNNERS), help="runners to measure")
+    parser.add_argument("--file", type=Path, help="existing input (default: generate one)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--tracemalloc", action="store_true", help="extra traced run per reader")
+    parser.add_argument(
+        "--repeat-all", action="store_true", help="also repeat readers listed in MAX_REPEAT"
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        print(json.dumps(_worker(args.worker, args.file, args.repeat, args.tracemalloc)))
+        return 0
+
+    if args.file is None and not ENTREZ_DIR.is_dir():
+        print(f"SKIP: shared test data not found at {ENTREZ_DIR} (../shared/data beside the repo)")
+        return 0
+
+    names = args.only or list(RUNNERS)
+    repeats = {
+        name: args.repeat
+        if args.repeat_all
+        else min(args.repeat, MAX_REPEAT.get(name, args.repeat))
+        for name in names
+    }
+    with tempfile.TemporaryDirectory(prefix="litmine-bench-") as tmp:
+        path = args.file
+        generated_s = None
+        if path is None:
+            path = Path(tmp) / f"pubmed_bench_{args.records}.xml.gz"
+            start = time.perf_counter()
+            make_large_file(path, args.records)
+            generated_s = round(time.perf_counter() - start, 2)
+        report = run_benchmark(path, repeats, trace=args.tracemalloc)
+        report["file"]["generated_in_s"] = generated_s
+    text = json.dumps(report, indent=2)
+    print(text)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Prefect 3 flows: thin task wrappers over :mod:`litmine.pipeline`."""

@@ -1,0 +1,304 @@
+"""The ``litmine`` command line: a thin shell over :mod:`litmine.pipeline`.
+
+Each command builds the settings (flags override environment and config file),
+makes one library call and prints the result. Errors become one line on stderr
+and exit status 1; heavy libraries are imported only inside the commands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+from litmine.config import Settings, load_settings
+from litmine.errors import InputError, LitmineError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    help="Mine the medical literature: ingest PubMed, search it, summarise the evidence.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+schedule_app = typer.Typer(help="Saved queries for the nightly incremental ingestion.")
+app.add_typer(schedule_app, name="schedule")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Translate litmine errors into one line on stderr and exit status 1."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except LitmineError as exc:
+            err.print(f"error: {exc.one_line()}", markup=False, highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+        except KeyboardInterrupt:
+            err.print("interrupted: re-run the same command to resume.", markup=False)
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data folder (database, indexes); env LITMINE_DATA_DIR."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+
+def _settings(data_dir: Path | None = None, **sections: dict[str, Any]) -> Settings:
+    overrides: dict[str, Any] = {"data_dir": data_dir}
+    for name, values in sections.items():
+        clean = {k: v for k, v in values.items() if v is not None}
+        if clean:
+            overrides[name] = clean
+    return load_settings(**overrides)
+
+
+def _date(value: str | None, flag: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InputError(f"{flag} {value!r} is not a date", "use YYYY-MM-DD") from None
+
+
+class _Bar:
+    """Rich progress bar shown only on an interactive terminal."""
+
+    def __init__(self, description: str) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+        )
+        self._task = self._progress.add_task(description, total=None)
+
+    def total(self, n: int | None) -> None:
+        self._progress.update(self._task, total=n)
+
+    def advance(self, n: int) -> None:
+        self._progress.advance(self._task, n)
+
+    def __enter__(self) -> _Bar:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[_Bar | None]:
+    if err.is_terminal:
+        with _Bar(description) as bar:
+            yield bar
+    else:
+        yield None
+
+
+def _dump(obj: Any) -> str:
+    from litmine.types import to_jsonable
+
+    return json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False)
+
+
+@app.command()
+@handle_errors
+def ingest(
+    query: Annotated[str | None, typer.Option("--query", "-q", help="PubMed query.")] = None,
+    file: Annotated[
+        list[Path] | None,
+        typer.Option("--file", "-f", help="PubMed XML (.xml/.xml.gz), MEDLINE or BEIR JSONL."),
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="First Entrez date, YYYY-MM-DD.")] = None,
+    until: Annotated[str | None, typer.Option(help="Last Entrez date, YYYY-MM-DD.")] = None,
+    max_records: Annotated[
+        int | None, typer.Option("--max", min=1, help="Stop after N records.")
+    ] = None,
+    batch_size: Annotated[
+        int | None, typer.Option(help="Records per EFetch request.", min=1)
+    ] = None,
+    eutils_url: Annotated[str | None, typer.Option(help="E-utilities base URL.")] = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Ingest PubMed records from Entrez (--query) or local files (--file)."""
+    from litmine import pipeline
+
+    if bool(query) == bool(file):
+        raise InputError("give exactly one of --query or --file", "see `litmine ingest --help`")
+    settings = _settings(data_dir, entrez={"batch_size": batch_size, "eutils_url": eutils_url})
+    with _progress("ingesting") as bar:
+        if file:
+            report = pipeline.ingest_files(file, settings, progress=bar)
+        else:
+            assert query is not None
+            report = pipeline.ingest_query(
+                query,
+                settings,
+                since=_date(since, "--since"),
+                until=_date(until, "--until"),
+                max_records=max_records,
+                progress=bar,
+            )
+    if as_json:
+        out.print_json(_dump(report))
+        return
+    for line in report.errors[:5]:
+        err.print(f"skipped: {line}", markup=False, highlight=False, soft_wrap=True)
+    if len(report.errors) > 5:
+        err.print(f"... and {len(report.errors) - 5} more problems", markup=False)
+    out.print(report.line(), markup=False, highlight=False)
+
+
+@app.command()
+@handle_errors
+def status(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Counts, the last runs and each saved query's watermark."""
+    from rich.table import Table
+
+    from litmine import pipeline
+
+    report = pipeline.status(_settings(data_dir))
+    if as_json:
+        out.print_json(_dump(report))
+        return
+    c = report.counts
+    vectors = "not built" if report.vectors is None else str(report.vectors)
+    out.print(f"data dir: {report.data_dir}", markup=False, highlight=False)
+    out.print(
+        f"articles {c.articles} (without abstract {c.articles_without_abstract}, "
+        f"retracted {c.retracted}) / passages {c.passages} / entities {c.entities} / "
+        f"vectors {vectors}",
+        markup=False,
+        highlight=False,
+    )
+    if report.runs:
+        table = Table("run", "kind", "started", "status", "fetched", "new", "upd", "del", "fail")
+        for r in report.runs:
+            table.add_row(
+                str(r.id),
+                r.kind,
+                f"{r.started_at:%Y-%m-%d %H:%M}",
+                r.status,
+                *(str(x) for x in (r.fetched, r.new, r.updated, r.deleted, r.failed)),
+            )
+        out.print(table)
+    for q in report.queries:
+        mark = q.watermark.isoformat() if q.watermark else "never run"
+        out.print(f"saved query {q.id}: {q.query!r} cron {q.cron} watermark {mark}", markup=False)
+
+
+@schedule_app.command("add")
+@handle_errors
+def schedule_add(
+    query: Annotated[str, typer.Argument(help="PubMed query to ingest every night.")],
+    cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. "0 2 * * *".')] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Save a query for the nightly incremental flow."""
+    from litmine import pipeline
+
+    saved = pipeline.add_saved_query(query, _settings(data_dir), cron=cron)
+    out.print(f"saved query {saved.id}: {saved.query!r} cron {saved.cron}", markup=False)
+
+
+@schedule_app.command("list")
+@handle_errors
+def schedule_list(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """List saved queries with their cron and watermark."""
+    from litmine import pipeline
+
+    queries = pipeline.list_saved_queries(_settings(data_dir))
+    if as_json:
+        out.print_json(_dump(queries))
+        return
+    if not queries:
+        out.print('no saved queries; add one with `litmine schedule add "QUERY"`', markup=False)
+    for q in queries:
+        mark = q.watermark.isoformat() if q.watermark else "never run"
+        out.print(f"{q.id}\t{q.cron}\t{mark}\t{q.query}", markup=False, highlight=False)
+
+
+@schedule_app.command("remove")
+@handle_errors
+def schedule_remove(
+    query: Annotated[str, typer.Argument(help="Saved query text or id.")],
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Forget a saved query."""
+    from litmine import pipeline
+
+    key: str | int = int(query) if query.isdigit() else query
+    if not pipeline.remove_saved_query(key, _settings(data_dir)):
+        raise InputError(f"no saved query {query!r}", "see `litmine schedule list`")
+    out.print(f"removed {query!r}", markup=False)
+
+
+@schedule_app.command("run")
+@handle_errors
+def schedule_run(
+    query: Annotated[
+        str | None, typer.Argument(help="Saved query text or id; all when omitted.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Run saved queries once now through the Prefect nightly flow."""
+    from flows.nightly import nightly_ingest
+
+    settings = _settings(data_dir)
+    key: str | int | None = int(query) if query and query.isdigit() else query
+    reports = nightly_ingest(query=key, data_dir=str(settings.data_dir))
+    for name, line in reports.items():
+        out.print(f"{name}: {line}", markup=False, highlight=False)
+
+
+@schedule_app.command("serve")
+@handle_errors
+def schedule_serve(data_dir: DataDirOpt = None) -> None:
+    """Serve the nightly deployments (one per saved query) with their cron schedules."""
+    from flows.nightly import serve
+
+    serve(data_dir=str(_settings(data_dir).data_dir))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except LitmineError as exc:  # raised outside a command, e.g. while building settings
+        err.print(f"error: {exc.one_line()}", markup=False)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Fetching records from NCBI: :mod:`litmine.fetch.entrez` is the only HTTP client."""

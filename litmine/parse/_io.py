@@ -1,0 +1,204 @@
+"""Byte-level input plumbing shared by the readers: gzip sniffing and streaming.
+
+Gzip is recognised by its magic bytes, never by the file name alone, and
+inflated in streaming fashion, so a gzipped baseline file is never held in
+memory whole.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import zlib
+from collections.abc import Iterator
+from typing import IO, BinaryIO
+
+__all__ = [
+    "GZIP_MAGIC",
+    "ByteSource",
+    "GunzipStream",
+    "PrefixedStream",
+    "iter_lines",
+    "open_source",
+    "read_head",
+    "source_name",
+]
+
+ByteSource = str | os.PathLike[str] | BinaryIO | bytes
+"""A path, an open binary stream, or the data itself."""
+
+GZIP_MAGIC = b"\x1f\x8b"
+_COMPRESSED_CHUNK = 1 << 18
+
+
+class PrefixedStream:
+    """A read-only stream that replays already-read bytes, then the rest."""
+
+    def __init__(self, head: bytes, rest: IO[bytes] | GunzipStream | None) -> None:
+        self._head = head
+        self._rest = rest
+
+    def replace_head(self, head: bytes) -> None:
+        """Swap the not-yet-read prefix (e.g. for a patched copy of it)."""
+        self._head = head
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` bytes (all remaining bytes when negative)."""
+        if self._head:
+            if size is None or size < 0:
+                data = self._head + (self._rest.read() if self._rest is not None else b"")
+                self._head = b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        if self._rest is None:
+            return b""
+        return self._rest.read(size)
+
+
+class GunzipStream:
+    """Inflate a gzip stream (all members) chunk by chunk with :mod:`zlib`.
+
+    Lighter than :class:`gzip.GzipFile` for large sequential reads: zlib
+    itself checks each member's CRC and length, so no extra pass is needed.
+
+    Args:
+        raw: The compressed stream, positioned after ``head``.
+        head: Compressed bytes already read from ``raw`` (the magic bytes).
+
+    Raises:
+        EOFError: From :meth:`read`, when the compressed data stops before the
+            end-of-stream marker (a truncated download).
+        zlib.error: From :meth:`read`, on corrupt data or a CRC mismatch.
+    """
+
+    def __init__(self, raw: IO[bytes], head: bytes = b"") -> None:
+        self._raw = raw
+        self._pending = head
+        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._buf = b""
+        self._pos = 0
+        self._eof = False
+
+    def _inflate_more(self) -> bytes | None:
+        """Next non-empty block of inflated bytes, None at the end."""
+        while not self._eof:
+            data = self._pending or self._raw.read(_COMPRESSED_CHUNK)
+            self._pending = b""
+            if not data:
+                self._eof = True
+                if not self._inflater.eof:
+                    raise EOFError(
+                        "compressed file ended before the end-of-stream marker was reached"
+                    )
+                return None
+            out: list[bytes] = []
+            while data:
+                if self._inflater.eof:
+                    if not data.strip(b"\x00"):
+                        break  # zero padding after the last member
+                    self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+                out.append(self._inflater.decompress(data))
+                data = self._inflater.unused_data if self._inflater.eof else b""
+            block = b"".join(out)
+            if block:
+                return block
+        return None
+
+    def read(self, size: int = -1) -> bytes:
+        """Read up to ``size`` inflated bytes (all remaining when negative)."""
+        if size is None or size < 0:
+            parts = [self._buf[self._pos :]]
+            self._buf, self._pos = b"", 0
+            while (block := self._inflate_more()) is not None:
+                parts.append(block)
+            return b"".join(parts)
+        if self._pos >= len(self._buf):
+            block = self._inflate_more()
+            if block is None:
+                return b""
+            self._buf, self._pos = block, 0
+        end = self._pos + size
+        data = self._buf[self._pos : end]
+        self._pos = end
+        return data
+
+    def close(self) -> None:
+        """Drop buffered data (the raw stream belongs to the caller)."""
+        self._buf = b""
+        self._eof = True
+
+
+def source_name(source: ByteSource) -> str:
+    """Name of a source for messages: its path, its stream name, or a placeholder."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return "<bytes>"
+    if isinstance(source, str | os.PathLike):
+        return os.fspath(source)
+    name = getattr(source, "name", None)
+    return os.fspath(name) if isinstance(name, str | os.PathLike) else "<stream>"
+
+
+def read_head(stream: IO[bytes] | GunzipStream, size: int) -> bytes:
+    """Read up to ``size`` bytes, looping over short reads."""
+    parts: list[bytes] = []
+    remaining = size
+    while remaining > 0:
+        chunk = stream.read(remaining)
+        if not chunk:
+            break
+        parts.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(parts)
+
+
+def open_source(
+    source: ByteSource, head_size: int, owned: list[IO[bytes] | GunzipStream]
+) -> tuple[PrefixedStream, bytes]:
+    """Open a source, undo gzip (by magic bytes) and peek at its first bytes.
+
+    Args:
+        source: Path, binary stream or bytes.
+        head_size: How many (inflated) bytes to return for sniffing.
+        owned: Receives the handles opened here; the caller closes them.
+
+    Returns:
+        ``(stream, head)``: a stream that yields the whole inflated content
+        (``head`` included) and the first ``head_size`` bytes of it.
+
+    Raises:
+        OSError: The path cannot be opened.
+        EOFError: Gzip data ends within the first ``head_size`` bytes.
+        zlib.error: Gzip data is corrupt within the first ``head_size`` bytes.
+    """
+    raw: IO[bytes]
+    if isinstance(source, bytes | bytearray | memoryview):
+        raw = io.BytesIO(source)
+    elif isinstance(source, str | os.PathLike):
+        raw = open(source, "rb")  # noqa: SIM115 - closed by the caller via `owned`
+        owned.append(raw)
+    else:
+        raw = source
+    magic = read_head(raw, 2)
+    if magic == GZIP_MAGIC:
+        inflated = GunzipStream(raw, magic)
+        owned.append(inflated)
+        head = read_head(inflated, head_size)
+        return PrefixedStream(head, inflated), head
+    head = magic + read_head(raw, head_size - len(magic))
+    return PrefixedStream(head, raw), head
+
+
+def iter_lines(stream: PrefixedStream, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+    """Split a byte stream into lines, each with its line feed."""
+    rest = b""
+    while True:
+        chunk = stream.read(chunk_size)
+        if not chunk:
+            break
+        lines = (rest + chunk).split(b"\n")
+        rest = lines.pop()
+        for line in lines:
+            yield line + b"\n"
+    if rest:
+        yield rest
