@@ -1,0 +1,250 @@
+"""End-to-end ingestion through the library: real files, real store, replayed Entrez."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+from pathlib import Path
+
+import pytest
+
+from litmine import pipeline
+from litmine.config import Settings, load_settings
+from litmine.errors import EntrezUnavailableError, InputError
+from tests.conftest import shared_path
+from tests.entrez_replay import Corpus, EntrezReplay, Fault, closed_port_url
+
+RECORDED = ["pubmed1.xml", "pubmed2.xml", "pubmed4.xml", "pubmed5.xml", "pubmed6.xml", "pubmed7.xml"]
+RECORDED_PMIDS = {
+    "12091962", "9997", "11748933", "11700088", "27797938", "28775130", "30108519", "29963580",
+}
+
+
+def recorded_files() -> list[Path]:
+    return [shared_path("entrez", name) for name in RECORDED]
+
+
+def stored_pmids(settings: Settings) -> set[str]:
+    with pipeline.open_store(settings, read_only=True) as store:
+        return {a.pmid for a in store.iter_articles()}
+
+
+def test_ingest_recorded_files_then_reingest_is_idempotent(settings: Settings) -> None:
+    first = pipeline.ingest_files(recorded_files(), settings)
+    assert (first.fetched, first.new, first.updated, first.failed) == (8, 8, 0, 0)
+    assert stored_pmids(settings) == RECORDED_PMIDS
+    with pipeline.open_store(settings) as store:
+        passages_before = store.counts().passages
+        assert passages_before > 0
+    again = pipeline.ingest_files(recorded_files(), settings)
+    assert (again.new, again.updated, again.unchanged) == (0, 0, 8)
+    report = pipeline.status(settings)
+    assert report.counts.articles == 8
+    assert report.counts.passages == passages_before
+    assert report.counts.articles_without_abstract == 1  # PMID 12091962
+    assert [r.status for r in report.runs[:2]] == ["ok", "ok"]
+
+
+def test_gzip_medline_and_beir_files(settings: Settings, tmp_path: Path) -> None:
+    gz = tmp_path / "pubmed25n0001.xml.gz"
+    with gzip.open(gz, "wb") as fh:
+        fh.write(shared_path("entrez", "pubmed2.xml").read_bytes())
+    medline = shared_path("medline", "pubmed_result2.txt")
+    beir = tmp_path / "corpus.jsonl"
+    beir.write_text(
+        '{"_id": "doc-1", "title": "Aspirin and stroke", "text": "Aspirin lowers risk."}\n'
+        '{"_id": "4242", "title": "Statins", "text": "Statins lower LDL cholesterol."}\n',
+        encoding="utf-8",
+    )
+    report = pipeline.ingest_files([gz, medline, beir], settings)
+    assert report.new == 2 + 4 + 2
+    assert {"11748933", "11700088", "doc-1", "4242"} <= stored_pmids(settings)
+
+
+def _update_file(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "update.xml"
+    path.write_text(f'<?xml version="1.0"?>\n<PubmedArticleSet>{body}</PubmedArticleSet>\n')
+    return path
+
+
+def _article_xml(pmid: str, version: int, title: str) -> str:
+    return (
+        f'<PubmedArticle><MedlineCitation Status="MEDLINE" Owner="NLM">'
+        f'<PMID Version="{version}">{pmid}</PMID><Article><Journal><Title>J</Title></Journal>'
+        f"<ArticleTitle>{title}</ArticleTitle><Abstract><AbstractText>{title} body text."
+        f"</AbstractText></Abstract></Article></MedlineCitation></PubmedArticle>"
+    )
+
+
+def test_version_replacement_and_delete_citation(settings: Settings, tmp_path: Path) -> None:
+    pipeline.ingest_files([_update_file(tmp_path, _article_xml("555", 1, "Old title"))], settings)
+    report = pipeline.ingest_files(
+        [_update_file(tmp_path, _article_xml("555", 2, "New title"))], settings
+    )
+    assert report.updated == 1
+    with pipeline.open_store(settings) as store:
+        article = store.get_article("555")
+        assert article is not None and (article.version, article.title) == (2, "New title")
+        assert [p.text for p in store.passages_for("555")] == ["New title body text."]
+    deletion = _update_file(
+        tmp_path, "<DeleteCitation><PMID Version='1'>555</PMID></DeleteCitation>"
+    )
+    assert pipeline.ingest_files([deletion], settings).deleted == 1
+    assert "555" not in stored_pmids(settings)
+    with pipeline.open_store(settings) as store:
+        assert store.counts().passages == 0
+
+
+def test_malformed_record_is_reported_and_the_rest_ingests(
+    settings: Settings, tmp_path: Path
+) -> None:
+    broken = "<PubmedArticle><MedlineCitation><Article/></MedlineCitation></PubmedArticle>"
+    path = _update_file(tmp_path, _article_xml("1", 1, "A") + broken + _article_xml("2", 1, "B"))
+    report = pipeline.ingest_files([path], settings)
+    assert (report.new, report.failed) == (2, 1)
+    assert report.errors and "PMID" in report.errors[0]
+
+
+def test_truncated_file_keeps_the_complete_records(settings: Settings, tmp_path: Path) -> None:
+    whole = _article_xml("1", 1, "A") + _article_xml("2", 1, "B") + _article_xml("3", 1, "C")
+    text = f"<PubmedArticleSet>{whole}</PubmedArticleSet>"
+    path = tmp_path / "cut.xml"
+    path.write_text(text[: text.index("<PMID", text.index(">3<") - 40)])
+    report = pipeline.ingest_files([path], settings)
+    assert report.new == 2
+    assert report.failed == 1
+    assert stored_pmids(settings) == {"1", "2"}
+
+
+def test_missing_or_unknown_files_fail_before_writing(settings: Settings, tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file"):
+        pipeline.ingest_files([tmp_path / "nope.xml"], settings)
+    odd = tmp_path / "notes.txt"
+    odd.write_text("hello world\n")
+    with pytest.raises(InputError):
+        pipeline.ingest_files([odd], settings)
+    assert not settings.db_path.exists() or stored_pmids(settings) == set()
+
+
+class StopAfter:
+    """Progress sink that interrupts the run after ``limit`` committed records."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.seen = 0
+
+    def total(self, n: int | None) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        self.seen += n
+        if self.seen >= self.limit:
+            raise KeyboardInterrupt
+
+
+def _replay_settings(
+    replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch, **entrez: object
+) -> Settings:
+    for key, value in replay.env().items():
+        monkeypatch.setenv(key, value)
+    return load_settings(entrez={k: v for k, v in entrez.items()})
+
+
+def test_query_ingest_through_replayed_entrez(
+    entrez_replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = entrez_replay.use_corpus(
+        Corpus.spread(60, dt.date(2024, 3, 1), dt.date(2024, 3, 10))
+    )
+    settings = _replay_settings(entrez_replay, monkeypatch, batch_size=25)
+    report = pipeline.ingest_query(
+        "asthma", settings, since=dt.date(2024, 3, 1), until=dt.date(2024, 3, 10)
+    )
+    assert (report.fetched, report.new, report.failed) == (60, 60, 0)
+    assert stored_pmids(settings) == {str(pmid) for _, pmid in corpus.records}
+    efetches = entrez_replay.requests_for("efetch")
+    assert [int(r.params["retstart"]) for r in efetches] == [0, 25, 50]
+
+
+def test_max_records_is_honoured(
+    entrez_replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entrez_replay.use_corpus(Corpus.spread(60, dt.date(2024, 3, 1), dt.date(2024, 3, 10)))
+    settings = _replay_settings(entrez_replay, monkeypatch, batch_size=25)
+    report = pipeline.ingest_query(
+        "asthma", settings, since=dt.date(2024, 3, 1), until=dt.date(2024, 3, 10), max_records=30
+    )
+    assert report.fetched == 30
+    assert len(stored_pmids(settings)) == 30
+
+
+def test_saved_query_resumes_after_interruption_without_gaps_or_duplicates(
+    entrez_replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = entrez_replay.use_corpus(
+        Corpus.spread(150, dt.date(2024, 1, 1), dt.date(2024, 1, 30))
+    )
+    # Small windows and batches so the run spans several commits and watermarks.
+    settings = _replay_settings(entrez_replay, monkeypatch, batch_size=20, search_window=40)
+    saved = pipeline.add_saved_query("asthma", settings)
+    until = dt.date(2024, 2, 15)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.run_saved_query(saved.id, settings, until=until, progress=StopAfter(70))
+    partial = stored_pmids(settings)
+    assert 0 < len(partial) < 150
+    mark = pipeline.get_saved_query(saved.id, settings).watermark
+    assert mark is not None and mark < until
+    runs = pipeline.status(settings).runs
+    assert runs[0].status == "interrupted"
+
+    report = pipeline.run_saved_query(saved.id, settings, until=until)
+    assert report.failed == 0
+    assert stored_pmids(settings) == {str(pmid) for _, pmid in corpus.records}
+    with pipeline.open_store(settings) as store:
+        counts = store.counts()
+        expected_passages = sum(len(store.passages_for(p)) for p in stored_pmids(settings))
+    assert counts.articles == 150
+    assert counts.passages == expected_passages
+    assert pipeline.get_saved_query(saved.id, settings).watermark == until
+    # The second run started from the watermark (minus the overlap), not from scratch.
+    second = [r for r in entrez_replay.requests_for("esearch") if r.params.get("mindate")]
+    assert second[-1].params["mindate"] >= (mark - dt.timedelta(days=2)).strftime("%Y/%m/%d")
+
+
+def test_transient_faults_do_not_lose_records(
+    entrez_replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    entrez_replay.use_corpus(Corpus.spread(40, dt.date(2024, 5, 1), dt.date(2024, 5, 3)))
+    settings = _replay_settings(entrez_replay, monkeypatch, batch_size=20)
+    entrez_replay.fail("efetch", Fault.rate_limited(0))
+    entrez_replay.fail("efetch", Fault.truncated())
+    entrez_replay.fail("efetch", Fault.html())
+    entrez_replay.fail("esearch", Fault.http(503))
+    report = pipeline.ingest_query(
+        "x", settings, since=dt.date(2024, 5, 1), until=dt.date(2024, 5, 3)
+    )
+    assert (report.new, report.failed) == (40, 0)
+
+
+def test_unreachable_entrez_points_to_files(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LITMINE_EUTILS_URL", closed_port_url())
+    monkeypatch.setenv("LITMINE_ENTREZ_MAX_RETRIES", "1")
+    monkeypatch.setenv("LITMINE_ENTREZ_BACKOFF_BASE", "0")
+    with pytest.raises(EntrezUnavailableError) as info:
+        pipeline.ingest_query("asthma", load_settings())
+    assert "ingest --file" in info.value.one_line()
+
+
+def test_saved_query_validation(settings: Settings) -> None:
+    with pytest.raises(InputError):
+        pipeline.add_saved_query("   ", settings)
+    with pytest.raises(InputError, match="cron"):
+        pipeline.add_saved_query("asthma", settings, cron="every night")
+    first = pipeline.add_saved_query("asthma", settings)
+    assert pipeline.add_saved_query("asthma", settings).id == first.id
+    assert pipeline.remove_saved_query(first.id, settings)
+    with pytest.raises(InputError, match="no saved query"):
+        pipeline.get_saved_query(first.id, settings)
+
