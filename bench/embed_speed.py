@@ -167,7 +167,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--passages", type=int, default=1000)
     parser.add_argument("--passage-words", type=int, default=90, help="~128 word pieces")
     parser.add_argument("--backends", default="torch,torch-int8,onnx,onnx-int8")
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="litmine's; None = backend default"
+    )
     parser.add_argument("--chunk", type=int, default=100, help="passages per interleaved chunk")
     parser.add_argument("--threads", type=int, default=None, help="torch/ORT threads")
     parser.add_argument("--cache-dir", type=Path, default=None, help="ONNX export cache")
@@ -194,9 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     baseline_model = SentenceTransformer(resolve_model("all-MiniLM-L6-v2"), device="cpu")
 
     def baseline(batch: list[str]) -> np.ndarray:
-        return np.asarray(
-            baseline_model.encode(batch, batch_size=args.batch_size, normalize_embeddings=True)
-        )
+        return np.asarray(baseline_model.encode(batch, batch_size=32, normalize_embeddings=True))
 
     runners: dict[str, Callable[[list[str]], np.ndarray]] = {"baseline": baseline}
     query_fns: dict[str, Callable[[list[str]], np.ndarray]] = {"baseline": baseline}
@@ -238,7 +238,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "abstracts": len(set(doc_of)),
         "queries": len(queries),
         "passage_words_max": args.passage_words,
-        "batch_size": args.batch_size,
+        "litmine_batch_size": args.batch_size,
         "threads": torch.get_num_threads(),
         "cpu_count": os.cpu_count(),
         "load_average_end": os.getloadavg(),

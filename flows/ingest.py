@@ -18,7 +18,10 @@ def ingest_files_task(paths: list[str], data_dir: str | None) -> str:
 
 @task
 def ingest_query_task(
-    query: str, since: dt.date | None, until: dt.date | None, max_records: int | None,
+    query: str,
+    since: dt.date | None,
+    until: dt.date | None,
+    max_records: int | None,
     data_dir: str | None,
 ) -> str:
     """Ingest one PubMed query (network retries live in the Entrez gateway)."""

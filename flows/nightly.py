@@ -13,7 +13,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from prefect import flow, get_run_logger, serve as prefect_serve, task
+from prefect import flow, get_run_logger, task
+from prefect import serve as prefect_serve
 from prefect.client.schemas.objects import TaskRun
 from prefect.deployments.runner import RunnerDeployment
 from prefect.states import State
@@ -39,7 +40,9 @@ def _only_local_failures(task: Task[Any, Any], task_run: TaskRun, state: State[A
 
 
 @task(retries=2, retry_delay_seconds=10, retry_condition_fn=_only_local_failures)
-def plan_windows(saved: SavedQuery, settings: Settings, until: dt.date | None) -> list[SearchWindow]:
+def plan_windows(
+    saved: SavedQuery, settings: Settings, until: dt.date | None
+) -> list[SearchWindow]:
     """ESearch the saved query from its watermark, split into pageable windows."""
     with pipeline.open_gateway(settings) as gateway:
         return pipeline.plan_query(
@@ -80,9 +83,12 @@ def nightly_ingest(
         raise InputError("no saved queries", 'add one with `litmine schedule add "QUERY"`')
     reports: dict[str, str] = {}
     for saved in queries:
-        with pipeline.open_store(settings) as store, pipeline.tracked_run(
-            store, "nightly", {"query": saved.query, "query_id": saved.id}
-        ) as total:
+        with (
+            pipeline.open_store(settings) as store,
+            pipeline.tracked_run(
+                store, "nightly", {"query": saved.query, "query_id": saved.id}
+            ) as total,
+        ):
             for window in plan_windows(saved, settings, until):
                 total.add(ingest_window(saved, window, settings))
         logger.info("%s: %s", saved.query, total.line())

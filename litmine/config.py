@@ -62,9 +62,7 @@ class EntrezSettings(_Section):
         le=10,
         description="Request rate cap; default 3/s without an API key and 10/s with one.",
     )
-    batch_size: int = Field(
-        200, ge=1, le=10000, description="Records fetched per EFetch request."
-    )
+    batch_size: int = Field(200, ge=1, le=10000, description="Records fetched per EFetch request.")
     post_threshold: int = Field(
         200,
         ge=1,
@@ -152,8 +150,12 @@ class EmbedSettings(_Section):
     document_prefix: str = Field(
         "", description="Text put before every passage, for models trained with prompts."
     )
-    batch_size: int = Field(
-        32, ge=1, le=4096, description="Texts encoded per forward pass (sorted by length)."
+    batch_size: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        description="Texts encoded per forward pass (length-sorted); None picks the backend's "
+        "fastest measured size (32 for torch, 16 for ONNX Runtime).",
     )
     device: str = Field("cpu", description="Torch device for the torch backends: 'cpu', 'cuda'.")
     normalize: bool = Field(
@@ -161,8 +163,10 @@ class EmbedSettings(_Section):
     )
     backend: EmbedBackend = Field(
         "torch",
-        description="'torch' (fp32, reference), 'torch-int8' (dynamic int8 Linear layers), "
-        "'onnx' or 'onnx-int8' (ONNX Runtime, fused graph; needs `pip install litmine[onnx]`).",
+        description="'torch' (fp32, the reference); 'onnx-int8' (ONNX Runtime, fused graph, "
+        "int8 weights: the fast CPU path) or 'onnx' (same, fp32), both needing "
+        "`pip install litmine[onnx]`; 'torch-int8' (int8 Linear layers, no extra packages, "
+        "less faithful). See bench/embed_speed.py.",
     )
     max_seq_length: int = Field(
         256, ge=8, le=8192, description="Word pieces kept per text; longer texts are truncated."
@@ -208,6 +212,48 @@ class IndexSettings(_Section):
     )
 
 
+class NerSettings(_Section):
+    """Biomedical entity extraction (spaCy/scispaCy NER)."""
+
+    model: str = Field(
+        "litmine-bc5cdr",
+        description="NER pipeline: 'litmine-bc5cdr' (the shipped CHEMICAL/DISEASE model), an "
+        "installed spaCy/scispaCy package name ('en_ner_bc5cdr_md') or a pipeline folder.",
+    )
+    batch_size: int = Field(32, ge=1, le=4096, description="Abstracts per nlp.pipe batch.")
+    n_process: int = Field(
+        1,
+        ge=1,
+        description="Worker processes for nlp.pipe; pays off only for large batches "
+        "(thousands of abstracts) on several free cores.",
+    )
+    batch_articles: int = Field(
+        200,
+        ge=1,
+        description="Articles processed and committed per transaction by `litmine entities`; "
+        "an interrupted run resumes after the last committed batch.",
+    )
+    abbreviations: bool = Field(
+        True,
+        description="Resolve abbreviations (scispaCy AbbreviationDetector over the whole "
+        "abstract) and normalise short forms to their long forms.",
+    )
+    linker: str | None = Field(
+        None,
+        description="scispaCy EntityLinker knowledge base ('mesh', 'umls', 'rxnorm'...); None "
+        "(default) takes concept ids only from the article's own MeSH headings and chemicals.",
+    )
+    linker_threshold: float = Field(
+        0.85, ge=0, le=1, description="Least linker score for a concept id to be kept."
+    )
+    max_chars: int = Field(
+        100_000,
+        ge=1000,
+        description="Longer texts are split at whitespace into chunks of at most this many "
+        "characters before NER (bounds memory; abbreviations resolve within a chunk).",
+    )
+
+
 class Settings(BaseSettings):
     """Root of litmine's settings tree."""
 
@@ -235,8 +281,9 @@ class Settings(BaseSettings):
     embed: EmbedSettings = Field(
         default_factory=EmbedSettings, description="Sentence-embedding model."
     )
-    index: IndexSettings = Field(
-        default_factory=IndexSettings, description="FAISS vector index."
+    index: IndexSettings = Field(default_factory=IndexSettings, description="FAISS vector index.")
+    ner: NerSettings = Field(
+        default_factory=NerSettings, description="Biomedical entity extraction."
     )
 
     @field_validator("data_dir")

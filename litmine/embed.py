@@ -59,6 +59,9 @@ _BUNDLED_ALIASES = frozenset({"all-minilm-l6-v2", "sentence-transformers/all-min
 _ONNX_INSTALL = "pip install 'litmine[onnx]'"
 _ST_INSTALL = "pip install sentence-transformers torch"
 _POOLING_MODES = frozenset({"mean", "cls", "max"})
+# Default batch sizes, the fastest measured on 2 CPU cores (bench/embed_speed.py).
+_TORCH_BATCH = 32
+_ONNX_BATCH = 16
 
 
 @runtime_checkable
@@ -233,7 +236,7 @@ class _TorchEncoder:
         self.model = model
         self.dim = _model_dim(model)
         self.backend = "torch-int8" if int8 else "torch"
-        self.batch_size = settings.batch_size
+        self.batch_size = settings.batch_size or _TORCH_BATCH
         self.normalize = settings.normalize
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -276,7 +279,7 @@ class _OnnxEncoder:
         self.backend = "onnx-int8" if int8 else "onnx"
         self.pooling, self.module_normalizes = _pipeline_shape(model)
         self.dim = _model_dim(model)
-        self.batch_size = settings.batch_size
+        self.batch_size = settings.batch_size or _ONNX_BATCH
         self.normalize = settings.normalize or self.module_normalizes
         transformer: Any = model[0]
         self.tokenizer = transformer.tokenizer

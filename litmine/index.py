@@ -33,6 +33,7 @@ Automatic factory choice (:func:`choose_factory`), for ``n`` vectors:
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -40,7 +41,7 @@ import math
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +65,8 @@ MANIFEST_NAME = "manifest.json"
 INDEX_FORMAT = 1
 _REBUILD_HINT = "run `litmine index build`"
 _OVERFETCH_START = 4
+# Query batches below this size search on one thread (FAISS's BLAS threshold is 20).
+_SMALL_BATCH = 20
 # Largest allowed-id set scored exactly from reconstructed vectors (HNSW-like indexes).
 _EXACT_SUBSET_MAX = 200_000
 
@@ -341,12 +344,17 @@ class PassageIndex:
         empty = (np.full((nq, k), -np.inf, dtype=np.float32), np.full((nq, k), -1, np.int64))
         if self._index is None or self.ntotal == 0:
             return empty
-        if id_filter is None:
-            return self._finish(*self._search(queries, k))
-        allowed = np.unique(np.asarray(id_filter, dtype=np.int64).reshape(-1))
-        if not len(allowed):
-            return empty
-        return self._finish(*self._filtered_search(queries, k, allowed))
+        allowed = None
+        if id_filter is not None:
+            allowed = np.unique(np.asarray(id_filter, dtype=np.int64).reshape(-1))
+            if not len(allowed):
+                return empty
+        # A few queries run fastest on one thread: OpenMP workers idling for a busy
+        # core turn a sub-millisecond search into tens of ms on a shared machine.
+        with _omp_threads(1 if nq < _SMALL_BATCH else None):
+            if allowed is None:
+                return self._finish(*self._search(queries, k))
+            return self._finish(*self._filtered_search(queries, k, allowed))
 
     # -- persistence -----------------------------------------------------------------
 
@@ -601,11 +609,14 @@ class PassageIndex:
         index = self._index
         ivf = faiss.try_extract_index_ivf(index)
         if ivf is not None:
-            nprobe = min(self.settings.nprobe, int(ivf.nlist))
+            nlist = int(ivf.nlist)
+            nprobe = min(self.settings.nprobe, nlist)
             if n_allowed:
-                # Visit enough lists to meet ~4k allowed vectors if they are spread evenly.
-                needed = math.ceil(4 * k * int(ivf.nlist) / n_allowed)
-                nprobe = min(int(ivf.nlist), max(nprobe, needed))
+                # Scale the lists visited by 1 / selectivity, so about as many allowed
+                # vectors are scored as an unfiltered search scores: a filter keeping 1%
+                # visits every list (the allowed top-k may sit in far-away lists).
+                scaled = math.ceil(nprobe * self.ntotal / max(n_allowed, 1))
+                nprobe = min(nlist, max(nprobe, scaled))
             return faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
         inner = index.index if isinstance(index, faiss.IndexIDMap | faiss.IndexIDMap2) else index
         if isinstance(faiss.downcast_index(inner), faiss.IndexHNSW):
@@ -713,6 +724,21 @@ class PassageIndex:
         ids = np.asarray(ids, dtype=np.int64)
         scores[ids < 0] = -np.inf
         return scores, ids
+
+
+@contextlib.contextmanager
+def _omp_threads(n: int | None) -> Iterator[None]:
+    """Run FAISS with ``n`` OpenMP threads inside the block (None: unchanged)."""
+    if n is None:
+        yield
+        return
+    faiss = _faiss()
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(n)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _normalize_rows(vectors: np.ndarray) -> None:

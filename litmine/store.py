@@ -69,7 +69,9 @@ __all__ = [
     "MIGRATIONS",
     "RUN_STATUSES",
     "SCHEMA_VERSION",
+    "EntityCount",
     "Migration",
+    "PairCount",
     "PassageChange",
     "RunRecord",
     "SavedQuery",
@@ -155,6 +157,48 @@ class StoreCounts:
     runs: int = 0
     saved_queries: int = 0
     change_seq: int = 0
+
+
+@dataclass(slots=True)
+class EntityCount:
+    """How often one entity occurs (see :meth:`Store.top_entities`).
+
+    Attributes:
+        label: Entity label (``CHEMICAL``, ``DISEASE``).
+        name: Most frequent normalised text of the entity.
+        concept_id: Concept id (MeSH UI) when the mentions were linked, else None.
+        articles: Articles mentioning it.
+        mentions: Mentions in all.
+        pmids: PMIDs of those articles, sorted.
+    """
+
+    label: str
+    name: str
+    concept_id: str | None
+    articles: int
+    mentions: int
+    pmids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class PairCount:
+    """A chemical and a disease mentioned in the same articles.
+
+    Attributes:
+        chemical: Normalised name of the chemical.
+        chemical_id: Its concept id, when linked.
+        disease: Normalised name of the disease.
+        disease_id: Its concept id, when linked.
+        articles: Articles mentioning both.
+        pmids: PMIDs of those articles, sorted.
+    """
+
+    chemical: str
+    chemical_id: str | None
+    disease: str
+    disease_id: str | None
+    articles: int
+    pmids: list[str] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -395,7 +439,20 @@ _V1 = (
     )""",
 )
 
-MIGRATIONS: tuple[Migration, ...] = (Migration(1, "initial schema", _V1),)
+_V2 = (
+    # Passages the entity extractor has processed (a passage may have no entities,
+    # so the entities table alone cannot tell); lets `litmine entities` resume.
+    """CREATE TABLE entity_passages (
+        passage_id INTEGER PRIMARY KEY REFERENCES passages (id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        processed_at TEXT NOT NULL
+    )""",
+)
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(1, "initial schema", _V1),
+    Migration(2, "entity extraction bookkeeping", _V2),
+)
 """The schema history, oldest first; append new steps, never edit old ones."""
 
 SCHEMA_VERSION = MIGRATIONS[-1].version
@@ -1646,6 +1703,158 @@ class Store:
                 ):
                     out[row[0]].append(Entity(*row))
         return out
+
+    # ------------------------------------------- entity extraction: bookkeeping, queries
+
+    def pmids_needing_entities(self, limit: int | None = None) -> list[str]:
+        """PMIDs of articles with at least one passage the extractor has not processed.
+
+        Args:
+            limit: Most PMIDs returned (None: all).
+
+        Returns:
+            PMIDs in ascending order.
+        """
+        with self._errors():
+            rows = self._conn.execute(
+                "SELECT DISTINCT p.pmid FROM passages p "
+                "LEFT JOIN entity_passages m ON m.passage_id = p.id "
+                "WHERE m.passage_id IS NULL ORDER BY p.pmid LIMIT ?",
+                (-1 if limit is None else limit,),
+            ).fetchall()
+        return [row[0] for row in rows]
+
+    def save_entities(
+        self, passage_id_to_entities: Mapping[int, Sequence[Entity]], model: str
+    ) -> int:
+        """Replace passages' entities and mark the passages processed, atomically.
+
+        Args:
+            passage_id_to_entities: Entities per passage id (see :meth:`replace_entities`);
+                every key is marked processed, with or without entities.
+            model: Name of the model that produced them.
+
+        Returns:
+            Number of entities written.
+        """
+        now = _now()
+        with self.transaction(), self._errors():
+            n = self.replace_entities(passage_id_to_entities)
+            self._conn.executemany(
+                "INSERT OR REPLACE INTO entity_passages (passage_id, model, processed_at) "
+                "VALUES (?, ?, ?)",
+                [(int(pid), model, now) for pid in passage_id_to_entities],
+            )
+        return n
+
+    def clear_entities(self) -> int:
+        """Delete every entity and every processed mark (before a rebuild).
+
+        Returns:
+            Number of entities deleted.
+        """
+        with self.transaction(), self._errors():
+            n = self._conn.execute("DELETE FROM entities").rowcount
+            self._conn.execute("DELETE FROM entity_passages")
+        return int(n)
+
+    @staticmethod
+    def _pmid_filter(pmids: Iterable[str] | None, column: str) -> tuple[str, list[Any]]:
+        if pmids is None:
+            return "", []
+        # SQLite-specific: json_each turns one parameter into a table of PMIDs.
+        return f" AND {column} IN (SELECT value FROM json_each(?))", [json.dumps(list(pmids))]
+
+    def _entity_name(self, label: str, key: str) -> str:
+        if key.startswith("text:"):
+            return key[5:]
+        row = self._conn.execute(
+            "SELECT normalized, COUNT(*) AS n FROM entities WHERE label = ? AND concept_id = ? "
+            "GROUP BY normalized ORDER BY n DESC, normalized LIMIT 1",
+            (label, key),
+        ).fetchone()
+        return str(row[0]) if row else key
+
+    def top_entities(
+        self, *, label: str | None = None, pmids: Iterable[str] | None = None, limit: int = 20
+    ) -> list[EntityCount]:
+        """The entities mentioned in the most articles.
+
+        Mentions are grouped by concept id when they have one, else by
+        normalised text.
+
+        Args:
+            label: Only this label (``CHEMICAL``, ``DISEASE``); None for all.
+            pmids: Only these articles; None for all.
+            limit: Most entities returned.
+
+        Returns:
+            Entities, most articles first (then most mentions).
+        """
+        where, params = self._pmid_filter(pmids, "p.pmid")
+        if label is not None:
+            where += " AND e.label = ?"
+            params.append(label)
+        # SQLite-specific: GROUP_CONCAT (PostgreSQL: string_agg).
+        sql = (
+            "SELECT label, key, COUNT(DISTINCT pmid) AS n_articles, COUNT(*) AS n_mentions, "
+            "GROUP_CONCAT(DISTINCT pmid) FROM ("
+            "  SELECT e.label AS label, p.pmid AS pmid, CASE WHEN e.concept_id IS NOT NULL "
+            "  AND e.concept_id <> '' THEN e.concept_id ELSE 'text:' || e.normalized END AS key"
+            "  FROM entities e JOIN passages p ON p.id = e.passage_id WHERE 1 = 1" + where + ") "
+            "GROUP BY label, key ORDER BY n_articles DESC, n_mentions DESC, key LIMIT ?"
+        )
+        with self._errors():
+            rows = self._conn.execute(sql, [*params, limit]).fetchall()
+            return [
+                EntityCount(
+                    label=lab,
+                    name=self._entity_name(lab, key),
+                    concept_id=None if key.startswith("text:") else key,
+                    articles=int(n_articles),
+                    mentions=int(n_mentions),
+                    pmids=sorted(set(str(pmids_csv or "").split(",")) - {""}),
+                )
+                for lab, key, n_articles, n_mentions, pmids_csv in rows
+            ]
+
+    def chemical_disease_pairs(
+        self, *, pmids: Iterable[str] | None = None, limit: int = 50
+    ) -> list[PairCount]:
+        """Chemical-disease pairs mentioned together in the most articles.
+
+        Args:
+            pmids: Only these articles; None for all.
+            limit: Most pairs returned.
+
+        Returns:
+            Pairs, most supporting articles first.
+        """
+        where, params = self._pmid_filter(pmids, "p.pmid")
+        # SQLite-specific: GROUP_CONCAT (PostgreSQL: string_agg).
+        sql = (
+            "WITH k AS (SELECT DISTINCT p.pmid AS pmid, e.label AS label, CASE WHEN "
+            "  e.concept_id IS NOT NULL AND e.concept_id <> '' THEN e.concept_id "
+            "  ELSE 'text:' || e.normalized END AS key"
+            "  FROM entities e JOIN passages p ON p.id = e.passage_id"
+            "  WHERE e.label IN ('CHEMICAL', 'DISEASE')" + where + ") "
+            "SELECT c.key, d.key, COUNT(*) AS n, GROUP_CONCAT(c.pmid) FROM k c "
+            "JOIN k d ON d.pmid = c.pmid AND d.label = 'DISEASE' WHERE c.label = 'CHEMICAL' "
+            "GROUP BY c.key, d.key ORDER BY n DESC, c.key, d.key LIMIT ?"
+        )
+        with self._errors():
+            rows = self._conn.execute(sql, [*params, limit]).fetchall()
+            return [
+                PairCount(
+                    chemical=self._entity_name("CHEMICAL", ckey),
+                    chemical_id=None if ckey.startswith("text:") else ckey,
+                    disease=self._entity_name("DISEASE", dkey),
+                    disease_id=None if dkey.startswith("text:") else dkey,
+                    articles=int(n),
+                    pmids=sorted(set(str(csv or "").split(",")) - {""}),
+                )
+                for ckey, dkey, n, csv in rows
+            ]
 
     # ---------------------------------------------------------------- runs
 

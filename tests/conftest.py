@@ -16,7 +16,9 @@ def shared_path(*parts: str) -> Path:
     """Path under ../shared/data, skipping the test with a clear reason if absent."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"shared test data not found at {path} (it lives in ../shared/data beside the repo)")
+        pytest.skip(
+            f"shared test data not found at {path} (it lives in ../shared/data beside the repo)"
+        )
     return path
 
 

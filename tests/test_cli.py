@@ -88,8 +88,16 @@ def test_query_ingest_and_schedule_commands(
         monkeypatch.setenv(key, value)
     entrez_replay.use_corpus(Corpus.spread(30, dt.date(2024, 6, 1), dt.date(2024, 6, 5)))
     code, out, _ = invoke(
-        "ingest", "-q", "asthma", "--since", "2024-06-01", "--until", "2024-06-05",
-        "--batch-size", "10", "--json",
+        "ingest",
+        "-q",
+        "asthma",
+        "--since",
+        "2024-06-01",
+        "--until",
+        "2024-06-05",
+        "--batch-size",
+        "10",
+        "--json",
     )
     assert code == 0
     assert json.loads(out)["new"] == 30

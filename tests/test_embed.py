@@ -3,6 +3,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import os
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,6 +60,16 @@ def test_every_new_setting_is_documented() -> None:
     for section in (EmbedSettings, IndexSettings):
         for name, field in section.model_fields.items():
             assert field.description, f"{section.__name__}.{name} has no description"
+
+
+def test_import_does_not_load_torch() -> None:
+    code = (
+        "import sys, litmine.embed; "
+        "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'onnxruntime') "
+        "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_resolve_model() -> None:
@@ -177,6 +188,7 @@ def test_torch_int8_backend_agrees_with_fp32(minilm: SentenceTransformerEmbedder
     assert agreement.min() > 0.95
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("onnxruntime") is None or importlib.util.find_spec("onnx") is None,
     reason="the ONNX backends need `pip install 'litmine[onnx]'`",

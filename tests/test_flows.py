@@ -31,9 +31,7 @@ def _settings(replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch, **entrez: o
 def test_nightly_flow_ingests_and_advances_watermark(
     entrez_replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    corpus = entrez_replay.use_corpus(
-        Corpus.spread(80, dt.date(2024, 2, 1), dt.date(2024, 2, 20))
-    )
+    corpus = entrez_replay.use_corpus(Corpus.spread(80, dt.date(2024, 2, 1), dt.date(2024, 2, 20)))
     settings = _settings(entrez_replay, monkeypatch, batch_size=25, search_window=50)
     saved = pipeline.add_saved_query("heart failure", settings)
     until = dt.date(2024, 2, 25)
@@ -66,7 +64,9 @@ def test_network_failure_is_retried_in_one_layer_only(
     entrez_replay.fail("efetch", Fault.http(500), times=50)
 
     state = nightly_ingest(
-        query=saved.id, data_dir=str(settings.data_dir), until=dt.date(2024, 2, 3),
+        query=saved.id,
+        data_dir=str(settings.data_dir),
+        until=dt.date(2024, 2, 3),
         return_state=True,
     )
     assert state.is_failed()

@@ -14,9 +14,23 @@ from litmine.errors import EntrezUnavailableError, InputError
 from tests.conftest import shared_path
 from tests.entrez_replay import Corpus, EntrezReplay, Fault, closed_port_url
 
-RECORDED = ["pubmed1.xml", "pubmed2.xml", "pubmed4.xml", "pubmed5.xml", "pubmed6.xml", "pubmed7.xml"]
+RECORDED = [
+    "pubmed1.xml",
+    "pubmed2.xml",
+    "pubmed4.xml",
+    "pubmed5.xml",
+    "pubmed6.xml",
+    "pubmed7.xml",
+]
 RECORDED_PMIDS = {
-    "12091962", "9997", "11748933", "11700088", "27797938", "28775130", "30108519", "29963580",
+    "12091962",
+    "9997",
+    "11748933",
+    "11700088",
+    "27797938",
+    "28775130",
+    "30108519",
+    "29963580",
 }
 
 
@@ -153,9 +167,7 @@ def _replay_settings(
 def test_query_ingest_through_replayed_entrez(
     entrez_replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    corpus = entrez_replay.use_corpus(
-        Corpus.spread(60, dt.date(2024, 3, 1), dt.date(2024, 3, 10))
-    )
+    corpus = entrez_replay.use_corpus(Corpus.spread(60, dt.date(2024, 3, 1), dt.date(2024, 3, 10)))
     settings = _replay_settings(entrez_replay, monkeypatch, batch_size=25)
     report = pipeline.ingest_query(
         "asthma", settings, since=dt.date(2024, 3, 1), until=dt.date(2024, 3, 10)
@@ -181,9 +193,7 @@ def test_max_records_is_honoured(
 def test_saved_query_resumes_after_interruption_without_gaps_or_duplicates(
     entrez_replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    corpus = entrez_replay.use_corpus(
-        Corpus.spread(150, dt.date(2024, 1, 1), dt.date(2024, 1, 30))
-    )
+    corpus = entrez_replay.use_corpus(Corpus.spread(150, dt.date(2024, 1, 1), dt.date(2024, 1, 30)))
     # Small windows and batches so the run spans several commits and watermarks.
     settings = _replay_settings(entrez_replay, monkeypatch, batch_size=20, search_window=40)
     saved = pipeline.add_saved_query("asthma", settings)
@@ -247,4 +257,3 @@ def test_saved_query_validation(settings: Settings) -> None:
     assert pipeline.remove_saved_query(first.id, settings)
     with pytest.raises(InputError, match="no saved query"):
         pipeline.get_saved_query(first.id, settings)
-

@@ -167,7 +167,7 @@ def read_pubtator(
             if doc is None or cols[0].strip() != doc.pmid:
                 _problem(path, lineno, "annotation line outside its document", on_error)
                 continue
-            if len(cols) >= 4 and cols[1] in ("CID", "CIT") or len(cols) == 4:
+            if (len(cols) >= 4 and cols[1] in ("CID", "CIT")) or len(cols) == 4:
                 if len(cols) < 4:
                     _problem(path, lineno, "relation line needs 4 columns", on_error)
                     continue
@@ -179,7 +179,9 @@ def read_pubtator(
             try:
                 start, end = int(cols[1]), int(cols[2])
             except ValueError:
-                _problem(path, lineno, f"offsets {cols[1]!r}, {cols[2]!r} are not integers", on_error)
+                _problem(
+                    path, lineno, f"offsets {cols[1]!r}, {cols[2]!r} are not integers", on_error
+                )
                 continue
             mention_text = cols[3]
             if check_offsets:
@@ -265,7 +267,7 @@ def to_docs(
         spans = []
         taken: set[int] = set()
         for m in sorted(pdoc.mentions, key=lambda m: (m.start, -m.end)):
-            if m.label not in labels:
+            if m.label is None or m.label not in labels:
                 continue
             stats.mentions += 1
             end = m.start + len(m.text.rstrip()) if m.end > m.start else m.end
@@ -323,5 +325,7 @@ def to_docbin(
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         db.to_disk(out)
     if stats.misaligned:
-        log.warning("%d of %d mentions could not be aligned to tokens", stats.misaligned, stats.mentions)
+        log.warning(
+            "%d of %d mentions could not be aligned to tokens", stats.misaligned, stats.mentions
+        )
     return db

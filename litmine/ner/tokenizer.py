@@ -42,7 +42,7 @@ def biomedical_tokenizer(nlp: Language) -> Tokenizer:
     from spacy.util import compile_infix_regex
 
     tokenizer = combined_rule_tokenizer(nlp)
-    pattern = tokenizer.infix_finditer.__self__.pattern  # type: ignore[attr-defined]
+    pattern = tokenizer.infix_finditer.__self__.pattern
     tokenizer.infix_finditer = compile_infix_regex([*EXTRA_INFIXES, pattern]).finditer
     return tokenizer
 

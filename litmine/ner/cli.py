@@ -1,0 +1,275 @@
+"""Command-line pieces for NER: ``litmine ner ...`` and ``litmine entities ...``.
+
+Two Typer apps, mounted by :mod:`litmine.cli`::
+
+    app.add_typer(ner_app, name="ner")
+    app.add_typer(entities_app, name="entities")
+
+They are thin shells over :mod:`litmine.ner.train`, :mod:`litmine.ner.eval`
+and :mod:`litmine.entities`; heavy libraries are imported inside the commands.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+
+from litmine.config import Settings, load_settings
+from litmine.errors import InputError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """:func:`litmine.cli.handle_errors`, looked up at call time.
+
+    ``litmine.cli`` imports this module to mount its apps, so importing it here
+    at module level would be circular.
+    """
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from litmine.cli import handle_errors as handle
+
+        return handle(func)(*args, **kwargs)
+
+    return wrapper
+
+
+def _settings(data_dir: Path | None = None, **sections: dict[str, Any]) -> Settings:
+    overrides: dict[str, Any] = {"data_dir": data_dir}
+    for name, values in sections.items():
+        clean = {k: v for k, v in values.items() if v is not None}
+        if clean:
+            overrides[name] = clean
+    return load_settings(**overrides)
+
+
+DataDirOpt = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data folder (database, indexes); env LITMINE_DATA_DIR."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+ner_app = typer.Typer(help="Train and evaluate the biomedical NER model.", no_args_is_help=True)
+entities_app = typer.Typer(
+    help="Extract biomedical entities (chemicals, diseases) from stored abstracts, and count them.",
+    invoke_without_command=True,
+)
+
+ModelOpt = Annotated[
+    str | None,
+    typer.Option("--model", help="NER model: 'litmine-bc5cdr', an installed package or a folder."),
+]
+QueryOpt = Annotated[
+    str | None,
+    typer.Option("--query", "-q", help="Only articles matching this full-text query."),
+]
+QueryLimitOpt = Annotated[
+    int, typer.Option("--query-limit", min=1, help="Most articles selected by --query.")
+]
+
+
+@ner_app.command("train")
+@handle_errors
+def ner_train(
+    train: Annotated[
+        list[Path], typer.Option("--train", help="PubTator training file (repeatable).")
+    ],
+    dev: Annotated[Path, typer.Option("--dev", help="PubTator dev file (model selection).")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the trained pipeline.")],
+    extra_disease: Annotated[
+        list[Path] | None,
+        typer.Option("--extra-disease", help="PubTator file annotating diseases only (NCBI)."),
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = 8,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    width: Annotated[int, typer.Option(min=8, help="Token-vector / CNN width.")] = 256,
+    depth: Annotated[int, typer.Option(min=1, help="CNN layers.")] = 4,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Keep corpora, config and checkpoints here.")
+    ] = None,
+    dev_limit: Annotated[
+        int | None, typer.Option(min=1, help="Dev documents used for checkpoint selection.")
+    ] = None,
+) -> None:
+    """Train a CHEMICAL/DISEASE NER pipeline (tok2vec + ner) on PubTator corpora."""
+    from litmine.cli import out
+    from litmine.ner.train import TrainConfig
+    from litmine.ner.train import train as run_train
+
+    extra = {"corpora.dev.limit": dev_limit} if dev_limit else {}
+    config = TrainConfig(width=width, depth=depth, extra=extra)
+    path = run_train(
+        train, dev, out_dir,
+        config=config, epochs=epochs, seed=seed,
+        extra_disease_paths=extra_disease or [], work_dir=work_dir,
+    )  # fmt: skip
+    out.print(f"saved NER pipeline to {path}", markup=False, highlight=False)
+
+
+@ner_app.command("eval")
+@handle_errors
+def ner_eval(
+    corpus: Annotated[Path, typer.Argument(help="PubTator file with gold mentions.")],
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Score a model on a PubTator corpus: exact span + label, per label and overall."""
+    from litmine.cli import out
+    from litmine.config import NerSettings
+    from litmine.entities import load_pipeline
+    from litmine.ner.eval import evaluate
+
+    name = model or NerSettings().model
+    scores = evaluate(load_pipeline(name), corpus)
+    if as_json:
+        out.print_json(json.dumps(scores.as_dict()))
+        return
+    for label, s in [*sorted(scores.per_label.items()), ("overall", scores.overall)]:
+        out.print(
+            f"{label:<9} P {s.precision:.4f}  R {s.recall:.4f}  F1 {s.f1:.4f}  "
+            f"(tp {s.tp}, fp {s.fp}, fn {s.fn})",
+            markup=False,
+            highlight=False,
+        )
+    out.print(
+        f"{scores.docs} abstracts, {scores.abstracts_per_second:.1f} abstracts/s",
+        markup=False,
+    )
+
+
+def _pmids_for(settings_data_dir: Path | None, query: str | None, limit: int) -> list[str] | None:
+    if query is None:
+        return None
+    from litmine.store import Store
+
+    with Store.open(_settings(settings_data_dir), read_only=True) as store:
+        hits = store.bm25_articles(query, k=limit)
+    if not hits:
+        raise InputError(f"no stored article matches {query!r}", "try a broader --query")
+    return [pmid for pmid, _ in hits]
+
+
+@entities_app.callback()
+@handle_errors
+def entities_main(
+    ctx: typer.Context,
+    rebuild: Annotated[
+        bool, typer.Option("--rebuild", help="Delete all entities and extract them again.")
+    ] = False,
+    model: ModelOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Extract entities of stored articles not processed yet (resumable)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from litmine.cli import _progress, out
+    from litmine.entities import build_nlp, extract_store
+    from litmine.store import Store
+
+    settings = _settings(data_dir, ner={"model": model})
+    ner = settings.ner
+    nlp = build_nlp(ner)
+    with Store.open(settings) as store, _progress("extracting entities") as bar:
+        if bar is not None:
+            bar.total(len(store.pmids_needing_entities()) if not rebuild else None)
+        n = extract_store(
+            store, nlp,
+            rebuild=rebuild, batch_articles=ner.batch_articles, batch_size=ner.batch_size,
+            n_process=ner.n_process, max_chars=ner.max_chars,
+            progress=bar.advance if bar is not None else None,
+        )  # fmt: skip
+        total = store.counts().entities
+    out.print(f"processed {n} articles / entities {total}", markup=False, highlight=False)
+
+
+@entities_app.command("top")
+@handle_errors
+def entities_top(
+    label: Annotated[
+        str | None, typer.Option("--label", help="CHEMICAL or DISEASE; all when omitted.")
+    ] = None,
+    query: QueryOpt = None,
+    query_limit: QueryLimitOpt = 1000,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Entities shown.")] = 20,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """The entities mentioned in the most articles."""
+    from litmine.cli import _dump, err, out
+    from litmine.entities import top_entities
+    from litmine.store import Store
+
+    if label is not None and label.upper() not in ("CHEMICAL", "DISEASE"):
+        raise InputError(f"unknown label {label!r}", "use CHEMICAL or DISEASE")
+    pmids = _pmids_for(data_dir, query, query_limit)
+    with Store.open(_settings(data_dir), read_only=True) as store:
+        rows = top_entities(store, label=label, pmids=pmids, limit=limit)
+    if as_json:
+        out.print_json(_dump(rows))
+        return
+    if not rows:
+        err.print("no entities; run `litmine entities` first", markup=False)
+    for r in rows:
+        out.print(
+            f"{r.articles}\t{r.mentions}\t{r.label}\t{r.concept_id or '-'}\t{r.name}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@entities_app.command("pairs")
+@handle_errors
+def entities_pairs(
+    query: QueryOpt = None,
+    query_limit: QueryLimitOpt = 1000,
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="Pairs listed.")] = 50,
+    out_csv: Annotated[
+        Path | None, typer.Option("--out", help="Write the pairs to this CSV file.")
+    ] = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Chemical-disease pairs co-mentioned in the most articles, with their PMIDs."""
+    from litmine.cli import _dump, out
+    from litmine.entities import chemical_disease_pairs
+    from litmine.store import Store
+
+    pmids = _pmids_for(data_dir, query, query_limit)
+    with Store.open(_settings(data_dir), read_only=True) as store:
+        rows = chemical_disease_pairs(store, pmids=pmids, limit=limit)
+    if as_json:
+        out.print_json(_dump(rows))
+        return
+    header = ["chemical", "chemical_id", "disease", "disease_id", "articles", "pmids"]
+    table = [
+        [r.chemical, r.chemical_id or "", r.disease, r.disease_id or "", r.articles,
+         " ".join(r.pmids)]
+        for r in rows
+    ]  # fmt: skip
+    if out_csv is not None:
+        try:
+            with out_csv.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.writer(fh)
+                writer.writerow(header)
+                writer.writerows(table)
+        except OSError as exc:
+            raise InputError(f"cannot write {out_csv}: {exc.strerror}") from exc
+        out.print(f"wrote {len(table)} pairs to {out_csv}", markup=False, highlight=False)
+        return
+    writer = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(table)
+
+
+if __name__ == "__main__":  # pragma: no cover - `python -m litmine.ner.cli train ...`
+    ner_app()
