@@ -212,6 +212,48 @@ class IndexSettings(_Section):
     )
 
 
+SearchMode = Literal["hybrid", "bm25", "dense"]
+FusionMethod = Literal["rrf", "minmax", "zscore"]
+
+
+class SearchSettings(_Section):
+    """Question search: retrievers, fusion and result-page shape."""
+
+    mode: SearchMode = Field(
+        "hybrid",
+        description="Default retrieval mode: 'hybrid' (BM25 and dense vectors fused), 'bm25' "
+        "(full text only) or 'dense' (vector index only).",
+    )
+    k: int = Field(20, ge=1, le=1000, description="Passages returned per question.")
+    fusion: FusionMethod = Field(
+        "rrf",
+        description="How hybrid mode fuses the two rankings: 'rrf' (reciprocal rank fusion, "
+        "no score calibration needed), 'minmax' or 'zscore' (normalised score combination "
+        "weighted by `alpha`).",
+    )
+    rrf_k: int = Field(60, ge=0, description="RRF smoothing constant (60 in Cormack et al. 2009).")
+    alpha: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Weight of the dense run in 'minmax'/'zscore' fusion; BM25 gets 1 - alpha.",
+    )
+    max_per_article: int = Field(
+        2, ge=1, description="Most passages of one article on a result page."
+    )
+    candidates: int = Field(
+        100,
+        ge=1,
+        le=10_000,
+        description="Passages each retriever returns before fusion (its candidate depth).",
+    )
+    max_question_chars: int = Field(
+        2000,
+        ge=10,
+        description="Longest accepted question in characters; longer ones are rejected.",
+    )
+
+
 class NerSettings(_Section):
     """Biomedical entity extraction (spaCy/scispaCy NER)."""
 
@@ -284,6 +326,9 @@ class Settings(BaseSettings):
     index: IndexSettings = Field(default_factory=IndexSettings, description="FAISS vector index.")
     ner: NerSettings = Field(
         default_factory=NerSettings, description="Biomedical entity extraction."
+    )
+    search: SearchSettings = Field(
+        default_factory=SearchSettings, description="Question search (retrieval and fusion)."
     )
 
     @field_validator("data_dir")

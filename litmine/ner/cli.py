@@ -100,6 +100,10 @@ def ner_train(
     dev_limit: Annotated[
         int | None, typer.Option(min=1, help="Dev documents used for checkpoint selection.")
     ] = None,
+    dropout: Annotated[float, typer.Option(min=0.0, max=0.9, help="Dropout rate.")] = 0.15,
+    batch_start: Annotated[int, typer.Option(min=1, help="First batch size, in words.")] = 100,
+    batch_stop: Annotated[int, typer.Option(min=1, help="Largest batch size, in words.")] = 1000,
+    eval_frequency: Annotated[int, typer.Option(min=1, help="Steps between dev scores.")] = 200,
 ) -> None:
     """Train a CHEMICAL/DISEASE NER pipeline (tok2vec + ner) on PubTator corpora."""
     from litmine.cli import out
@@ -107,7 +111,14 @@ def ner_train(
     from litmine.ner.train import train as run_train
 
     extra = {"corpora.dev.limit": dev_limit} if dev_limit else {}
-    config = TrainConfig(width=width, depth=depth, extra=extra)
+    config = TrainConfig(
+        width=width,
+        depth=depth,
+        dropout=dropout,
+        batch_words=(batch_start, batch_stop),
+        eval_frequency=eval_frequency,
+        extra=extra,
+    )
     path = run_train(
         train, dev, out_dir,
         config=config, epochs=epochs, seed=seed,

@@ -17,6 +17,7 @@ Typical use::
 from __future__ import annotations
 
 import os
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
@@ -73,7 +74,7 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     owned: list[IO[bytes] | GunzipStream] = []
     try:
         _stream, head = open_source(path, _SNIFF, owned)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise InputError(
             f"cannot read {name}: {exc}.", f"supported formats: {_supported()}"
         ) from exc

@@ -1,0 +1,239 @@
+"""CLI commands for the vector index, question search and retrieval evaluation.
+
+Mounted on the main app by :mod:`litmine.cli`::
+
+    app.add_typer(index_app, name="index")
+    app.command("search")(search_command)
+    app.add_typer(eval_app, name="eval")
+
+Heavy libraries (torch, FAISS, ranx) are imported inside the commands only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from litmine.cli import DataDirOpt, JsonOpt, _dump, _settings, err, handle_errors, out
+
+if TYPE_CHECKING:
+    from litmine.config import Settings
+    from litmine.types import Hit
+
+__all__ = ["eval_app", "index_app", "search_command"]
+
+index_app = typer.Typer(help="Build, update and check the passage vector index.")
+eval_app = typer.Typer(help="Measure retrieval quality on a labelled test set.")
+
+ModeOpt = Annotated[
+    str | None,
+    typer.Option("--mode", "-m", help="bm25, dense or hybrid (default: search.mode)."),
+]
+BackendOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--backend", help="Embedding backend: torch, torch-int8, onnx, onnx-int8 (embed.backend)."
+    ),
+]
+
+
+def _index_settings(data_dir: Path | None, backend: str | None) -> Settings:
+    return _settings(data_dir, embed={"backend": backend})
+
+
+@index_app.command("build")
+@handle_errors
+def index_build(
+    data_dir: DataDirOpt = None, backend: BackendOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Embed every passage and write a fresh vector index (the old one stays until done)."""
+    from litmine.embed import load_embedder
+    from litmine.indexing import build_index
+    from litmine.pipeline import open_store
+
+    settings = _index_settings(data_dir, backend)
+    embedder = load_embedder(settings.embed)
+    with open_store(settings) as store:
+        report = build_index(store, embedder, settings)
+    if as_json:
+        out.print_json(_dump(report))
+    else:
+        out.print(report.line(), markup=False, highlight=False)
+
+
+@index_app.command("update")
+@handle_errors
+def index_update(
+    data_dir: DataDirOpt = None, backend: BackendOpt = None, as_json: JsonOpt = False
+) -> None:
+    """Add new passages to the index and drop deleted ones (builds it when missing)."""
+    from litmine.embed import load_embedder
+    from litmine.indexing import update_index
+    from litmine.pipeline import open_store
+
+    settings = _index_settings(data_dir, backend)
+    embedder = load_embedder(settings.embed)
+    with open_store(settings) as store:
+        report = update_index(store, embedder, settings)
+    if as_json:
+        out.print_json(_dump(report))
+    else:
+        out.print(report.line(), markup=False, highlight=False)
+
+
+@index_app.command("verify")
+@handle_errors
+def index_verify(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
+    """Check the index against the store and the settings; exit 1 when it is not ok."""
+    from litmine.indexing import verify_index
+    from litmine.pipeline import open_store
+
+    settings = _settings(data_dir)
+    with open_store(settings, read_only=settings.db_path.is_file()) as store:
+        report = verify_index(store, settings)
+    if as_json:
+        out.print_json(_dump(report))
+    else:
+        (out if report.ok else err).print(report.line(), markup=False, highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _hit_json(rank: int, hit: Hit) -> dict[str, Any]:
+    p = hit.passage
+    return {
+        "rank": rank,
+        "pmid": p.pmid,
+        "passage_id": p.id,
+        "score": hit.score,
+        "retrievers": hit.retrievers,
+        "ranks": hit.ranks,
+        "title": p.title,
+        "section": p.section,
+        "text": p.text,
+        "year": hit.year,
+        "journal": hit.journal,
+        "publication_types": hit.publication_types,
+    }
+
+
+@handle_errors
+def search_command(
+    question: Annotated[str, typer.Argument(help="The question, in plain words.")],
+    k: Annotated[
+        int | None, typer.Option("--k", "-k", min=1, help="Passages shown (search.k).")
+    ] = None,
+    mode: ModeOpt = None,
+    since: Annotated[
+        int | None, typer.Option("--since", help="Published in this year or later.")
+    ] = None,
+    until: Annotated[
+        int | None, typer.Option("--until", help="Published in this year or earlier.")
+    ] = None,
+    pub_type: Annotated[
+        list[str] | None,
+        typer.Option("--pub-type", help="Publication type (repeat for any of several)."),
+    ] = None,
+    mesh: Annotated[
+        list[str] | None,
+        typer.Option("--mesh", help="MeSH descriptor name or UI (repeat: all must match)."),
+    ] = None,
+    entity: Annotated[
+        list[str] | None,
+        typer.Option("--entity", help="Entity mentioned in the article (repeat: all must)."),
+    ] = None,
+    max_per_article: Annotated[
+        int | None,
+        typer.Option("--max-per-article", min=1, help="Passages per article (search setting)."),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Search the stored abstracts for passages answering a question."""
+    from litmine.search import Searcher, SearchFilters
+
+    settings = _settings(data_dir)
+    filters = SearchFilters(
+        since_year=since,
+        until_year=until,
+        pub_types=tuple(pub_type or ()),
+        mesh=tuple(mesh or ()),
+        entities=tuple(entity or ()),
+    )
+    if not settings.db_path.is_file():
+        from litmine.errors import StoreError
+
+        raise StoreError(
+            f"no database at {settings.db_path}", "ingest articles first (`litmine ingest`)"
+        )
+    with Searcher(settings) as searcher:
+        hits = searcher.search(
+            question, mode=mode, k=k, filters=filters, max_per_article=max_per_article
+        )
+    if as_json:
+        out.print_json(_dump([_hit_json(i, h) for i, h in enumerate(hits, start=1)]))
+        return
+    if not hits:
+        out.print("no results", markup=False)
+        return
+    for i, h in enumerate(hits, start=1):
+        p = h.passage
+        found = ", ".join(f"{name} #{rank}" for name, rank in h.ranks.items())
+        meta = " / ".join(str(x) for x in (h.year, h.journal) if x)
+        section = f" [{p.section}]" if p.section else ""
+        out.print(
+            f"{i}. PMID {p.pmid} ({meta}) score {h.score:.4f} ({found})\n"
+            f"   {p.title}{section}\n   {p.text}",
+            markup=False,
+            highlight=False,
+        )
+
+
+@eval_app.command("retrieval")
+@handle_errors
+def eval_retrieval(
+    queries: Annotated[Path, typer.Option("--queries", help="BEIR queries.jsonl.")],
+    qrels: Annotated[Path, typer.Option("--qrels", help="BEIR qrels TSV (with header).")],
+    mode: Annotated[
+        list[str] | None,
+        typer.Option("--mode", "-m", help="Mode to evaluate (repeat); default all three."),
+    ] = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """nDCG@10, recall@10/100 and MRR@10 of each retrieval mode on a BEIR test set."""
+    from litmine.evaluate import evaluate_retrieval
+    from litmine.search import MODES, Searcher
+
+    modes = list(dict.fromkeys(mode or ("bm25", "dense", "hybrid")))
+    unknown = [m for m in modes if m not in MODES]
+    if unknown:
+        from litmine.errors import InputError
+
+        raise InputError(f"unknown mode {unknown[0]!r}", f"use {', '.join(MODES)}")
+    settings = _settings(data_dir)
+    with Searcher(settings) as searcher:
+        index = embedder = None
+        if any(m != "bm25" for m in modes):
+            index, embedder = searcher.dense_parts()
+        results = evaluate_retrieval(
+            queries,
+            qrels,
+            store=searcher.store,
+            index=index,
+            embedder=embedder,
+            settings=settings,
+            modes=modes,
+        )
+    if as_json:
+        out.print_json(_dump(results))
+        return
+    from rich.table import Table
+
+    names = list(next(iter(results.values())))
+    table = Table("mode", *names)
+    for m, values in results.items():
+        table.add_row(m, *(f"{values[n]:.4f}" for n in names))
+    out.print(table)
