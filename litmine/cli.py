@@ -291,6 +291,18 @@ def schedule_serve(data_dir: DataDirOpt = None) -> None:
     serve(data_dir=str(_settings(data_dir).data_dir))
 
 
+def _mount() -> None:
+    """Attach the command groups that live beside their library modules."""
+    from litmine.search_cli import eval_app, index_app, search_command
+
+    app.add_typer(index_app, name="index")
+    app.command("search")(search_command)
+    app.add_typer(eval_app, name="eval")
+
+
+_mount()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -415,13 +415,13 @@ def _vector_count(settings: Settings) -> int | None:
     """Vectors in the passage index according to its manifest, or None if unbuilt."""
     import json
 
-    manifest = settings.index_dir / "passages" / "manifest.json"
+    manifest = settings.index_dir / settings.index.name / "manifest.json"
     if not manifest.is_file():
         return None
     try:
         data = json.loads(manifest.read_text(encoding="utf-8"))
-        return int(data.get("count", data.get("ntotal", 0)))
-    except (OSError, ValueError):
+        return int(data["vector_count"])
+    except (OSError, ValueError, KeyError, TypeError):
         return None
 
 

@@ -1,0 +1,96 @@
+"""Retrieval quality (nDCG@10, recall@10/100, MRR@10) of bm25 / dense / hybrid on SciFact.
+
+Converts the shared SciFact CSVs to BEIR (``bench/scifact_beir.py``) in a
+temporary folder, ingests the corpus into a temporary data dir
+(:func:`litmine.pipeline.ingest_files`), builds the vector index and scores
+each mode with :func:`litmine.evaluate.evaluate_retrieval`. Nothing is written
+to the repository except the JSON result.
+
+Usage::
+
+    .venv/bin/python bench/retrieval_quality.py --max-docs 500 --max-queries 100 \
+        --backend onnx-int8 --out bench/results/retrieval_quality_slice.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from scifact_beir import DEFAULT_SRC, convert  # noqa: E402
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Convert, ingest, index and evaluate; return the result record."""
+    from litmine.config import load_settings
+    from litmine.embed import load_embedder
+    from litmine.evaluate import evaluate_retrieval
+    from litmine.indexing import build_index, load_index
+    from litmine.pipeline import ingest_files, open_store
+
+    result: dict[str, Any] = {"args": vars(args) | {"src": str(args.src), "out": str(args.out)}}
+    with tempfile.TemporaryDirectory(prefix="litmine-retrieval-") as tmp:
+        beir = Path(tmp) / "beir"
+        result["collection"] = convert(
+            args.src, beir, max_docs=args.max_docs, max_queries=args.max_queries
+        )
+        embed: dict[str, Any] = {"backend": args.backend}
+        settings = load_settings(data_dir=Path(tmp) / "data", embed=embed)
+        t0 = time.perf_counter()
+        ingest_files([beir / "corpus.jsonl"], settings)
+        result["ingest_s"] = round(time.perf_counter() - t0, 2)
+        embedder = load_embedder(settings.embed)
+        with open_store(settings) as store:
+            result["passages"] = store.counts().passages
+            report = build_index(store, embedder, settings)
+            result["index_build_s"] = round(report.seconds, 2)
+            index = load_index(settings, embedder=embedder)
+            result["modes"] = {}
+            for mode in args.modes:
+                t0 = time.perf_counter()
+                metrics = evaluate_retrieval(
+                    beir / "queries.jsonl",
+                    beir / "qrels.tsv",
+                    store=store,
+                    index=index,
+                    embedder=embedder,
+                    settings=settings,
+                    modes=[mode],
+                )[mode]
+                result["modes"][mode] = {
+                    **{k: round(v, 4) for k, v in metrics.items()},
+                    "seconds": round(time.perf_counter() - t0, 2),
+                }
+    result["machine"] = {"python": platform.python_version(), "cpus": platform.machine()}
+    return result
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--src", type=Path, default=DEFAULT_SRC)
+    parser.add_argument("--max-docs", type=int, default=None)
+    parser.add_argument("--max-queries", type=int, default=None)
+    parser.add_argument("--backend", default="torch", help="embed.backend (onnx-int8 is fastest)")
+    parser.add_argument("--modes", nargs="+", default=["bm25", "dense", "hybrid"])
+    parser.add_argument("--out", type=Path, default=None, help="JSON result file")
+    args = parser.parse_args(argv)
+    result = run(args)
+    text = json.dumps(result, indent=2)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

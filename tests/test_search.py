@@ -1,0 +1,171 @@
+"""Question search over a tiny collection: real SQLite FTS5, FAISS and MiniLM."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from litmine.config import Settings, load_settings, merge_section
+from litmine.errors import ConfigError, InputError
+from litmine.index import PassageIndex
+from litmine.indexing import build_index, load_index
+from litmine.search import Searcher, SearchFilters, filter_pmids, search
+from litmine.store import Store
+from litmine.types import Entity, Hit
+from tests.search_helpers import RCT, fill, minilm
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Store, PassageIndex, Settings]]:
+    settings = load_settings(data_dir=tmp_path_factory.mktemp("search") / "data")
+    store = Store.open(settings)
+    fill(store, settings)
+    (aspirin,) = store.passages_for("1001")
+    store.save_entities(
+        {aspirin.id: [Entity(aspirin.id, 6, 19, "low-dose aspirin", "CHEMICAL", "aspirin")]},
+        "test",
+    )
+    build_index(store, minilm(), settings)
+    yield store, load_index(settings, embedder=minilm()), settings
+    store.close()
+
+
+def _run(world: tuple[Store, PassageIndex, Settings], question: str, **kw: Any) -> list[Hit]:
+    store, index, settings = world
+    return search(question, store=store, index=index, embedder=minilm(), settings=settings, **kw)
+
+
+def _pmids(hits: list[Hit]) -> list[str]:
+    return [h.passage.pmid for h in hits]
+
+
+def test_dense_finds_a_paraphrase_bm25_misses(world: Any) -> None:
+    question = "heart attack prevention with acetylsalicylic acid"
+    assert _pmids(_run(world, question, mode="dense"))[0] == "1001"
+    assert "1001" not in _pmids(_run(world, question, mode="bm25"))
+
+
+def test_bm25_finds_an_exact_rare_token(world: Any) -> None:
+    hits = _run(world, "xyzzyl7", mode="bm25")
+    assert _pmids(hits) == ["1004"]
+    assert hits[0].retrievers == ["bm25"] and hits[0].ranks == {"bm25": 1}
+
+
+def test_hybrid_carries_both_ranks_and_fills_hits(world: Any) -> None:
+    hits = _run(world, "does drinking coffee protect the liver from cirrhosis", mode="hybrid")
+    top = hits[0]
+    assert top.passage.pmid == "1009"
+    assert top.retrievers == ["bm25", "dense"]
+    assert top.ranks == {"bm25": 1, "dense": 1}
+    assert top.score == pytest.approx(2 / 61)  # RRF, k=60
+    assert top.passage.title == "Coffee consumption and liver disease"
+    assert (top.year, top.journal, top.publication_types) == (
+        2013,
+        "Journal of Tests",
+        ["Journal Article"],
+    )
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_score_fusion_is_configurable(world: Any) -> None:
+    store, index, settings = world
+    minmax = merge_section(settings, "search", fusion="minmax", alpha=0.5)
+    hits = search(
+        "coffee and liver cirrhosis",
+        store=store,
+        index=index,
+        embedder=minilm(),
+        settings=minmax,
+        mode="hybrid",
+    )
+    assert hits[0].passage.pmid == "1009"
+    assert hits[0].score == pytest.approx(1.0)  # best in both runs after min-max
+
+
+def test_max_per_article_holds(world: Any) -> None:
+    question = "statin therapy lowers cholesterol"
+    for cap in (1, 2, 3):
+        pmids = _pmids(_run(world, question, mode="hybrid", k=10, max_per_article=cap))
+        assert pmids.count("1012") == cap
+        assert max(pmids.count(p) for p in set(pmids)) <= cap
+    assert _pmids(_run(world, question, k=10)).count("1012") == 2  # settings default
+
+
+def test_k_limits_the_page(world: Any) -> None:
+    assert len(_run(world, "patients", mode="dense", k=3)) == 3
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_filters_exclude_what_they_should(world: Any, mode: str) -> None:
+    store = world[0]
+    question = "randomized trial in patients"
+    cases = [
+        (SearchFilters(since_year=2015), lambda h: h.year >= 2015),
+        (SearchFilters(until_year=2012), lambda h: h.year <= 2012),
+        (SearchFilters(since_year=2012, until_year=2016), lambda h: 2012 <= h.year <= 2016),
+        (SearchFilters(pub_types=(RCT.lower(),)), lambda h: RCT in h.publication_types),
+        (SearchFilters(mesh=("coffee",)), lambda h: h.passage.pmid == "1009"),
+        (SearchFilters(entities=("Aspirin",)), lambda h: h.passage.pmid == "1001"),
+    ]
+    for filters, ok in cases:
+        allowed = filter_pmids(store, filters)
+        assert allowed
+        hits = _run(world, question, mode=mode, k=50, max_per_article=50, filters=filters)
+        assert all(ok(h) for h in hits), filters
+        assert set(_pmids(hits)) <= allowed
+        if mode != "bm25":  # dense ranks every allowed passage
+            assert set(_pmids(hits)) == allowed
+    nothing = SearchFilters(mesh=("Coffee", "Malaria"))
+    assert filter_pmids(store, nothing) == set()
+    assert _run(world, question, mode=mode, filters=nothing) == []
+
+
+def test_filter_pmids_none_when_unfiltered(world: Any) -> None:
+    assert filter_pmids(world[0], None) is None
+    assert filter_pmids(world[0], SearchFilters()) is None
+    with pytest.raises(InputError, match="after"):
+        filter_pmids(world[0], SearchFilters(since_year=2020, until_year=2010))
+
+
+@pytest.mark.parametrize("question", ["", "   \n\t "])
+def test_empty_question_is_an_input_error(world: Any, question: str) -> None:
+    with pytest.raises(InputError, match="empty"):
+        _run(world, question)
+
+
+def test_overlong_question_is_an_input_error(world: Any) -> None:
+    with pytest.raises(InputError, match="limit is 2000"):
+        _run(world, "word " * 1000)
+
+
+def test_bad_mode_and_missing_index(world: Any) -> None:
+    store, _, settings = world
+    with pytest.raises(InputError, match="mode"):
+        _run(world, "aspirin", mode="fuzzy")
+    with pytest.raises(ConfigError, match="vector index"):
+        search("aspirin", store=store, index=None, embedder=None, settings=settings, mode="dense")
+    hits = search("aspirin", store=store, index=None, embedder=None, settings=settings, mode="bm25")
+    assert _pmids(hits)[0] == "1001"
+
+
+def test_searcher_service(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    store, _, settings = world
+    with Searcher(settings, store=store) as searcher:
+        searcher._embedder = minilm()  # reuse the session's model instead of loading again
+        hits = searcher.search("coffee and the liver", k=2)
+        assert _pmids(hits)[0] == "1009"
+    assert store.counts().articles == 12  # the borrowed store stays open
+
+
+def test_searcher_without_index_explains(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "empty")
+    with Store.open(settings) as store, Searcher(settings, store=store) as searcher:
+        searcher._embedder = minilm()
+        with pytest.raises(Exception, match="--mode bm25"):
+            searcher.search("anything", mode="hybrid")
+        assert searcher.search("anything", mode="bm25") == []
