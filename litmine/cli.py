@@ -38,6 +38,26 @@ out = Console()
 err = Console(stderr=True)
 
 
+@app.callback()
+def _root(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Log progress details (retries...).")
+    ] = False,
+) -> None:
+    """Mine the medical literature: ingest PubMed, search it, summarise the evidence."""
+    import logging
+
+    from rich.logging import RichHandler
+
+    level = logging.INFO if verbose else logging.ERROR
+    logger = logging.getLogger("litmine")
+    logger.setLevel(level)
+    if not any(isinstance(h, RichHandler) for h in logger.handlers):
+        logger.addHandler(RichHandler(console=err, show_path=False, level=level))
+    for handler in logger.handlers:
+        handler.setLevel(level)
+
+
 def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Translate litmine errors into one line on stderr and exit status 1."""
 
@@ -136,8 +156,15 @@ def _dump(obj: Any) -> str:
 def ingest(
     query: Annotated[str | None, typer.Option("--query", "-q", help="PubMed query.")] = None,
     file: Annotated[
-        list[Path] | None,
-        typer.Option("--file", "-f", help="PubMed XML (.xml/.xml.gz), MEDLINE or BEIR JSONL."),
+        bool,
+        typer.Option(
+            "--file",
+            "-f",
+            help="Read the PATHs: PubMed XML (.xml/.xml.gz), MEDLINE text or BEIR JSONL.",
+        ),
+    ] = False,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Files to read with --file.", show_default=False)
     ] = None,
     since: Annotated[str | None, typer.Option(help="First Entrez date, YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option(help="Last Entrez date, YYYY-MM-DD.")] = None,
@@ -151,15 +178,19 @@ def ingest(
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Ingest PubMed records from Entrez (--query) or local files (--file)."""
+    """Ingest PubMed records from Entrez (--query) or local files (--file PATH...)."""
     from litmine import pipeline
 
     if bool(query) == bool(file):
         raise InputError("give exactly one of --query or --file", "see `litmine ingest --help`")
+    if file and not paths:
+        raise InputError("--file needs at least one PATH", "e.g. `litmine ingest --file a.xml.gz`")
+    if paths and not file:
+        raise InputError(f"unexpected argument {paths[0]}", "files are read with --file PATH...")
     settings = _settings(data_dir, entrez={"batch_size": batch_size, "eutils_url": eutils_url})
     with _progress("ingesting") as bar:
         if file:
-            report = pipeline.ingest_files(file, settings, progress=bar)
+            report = pipeline.ingest_files(paths or [], settings, progress=bar)
         else:
             assert query is not None
             report = pipeline.ingest_query(

@@ -23,7 +23,7 @@ def invoke(*args: str) -> tuple[int, str, str]:
 
 def test_ingest_files_then_status_json() -> None:
     files = [str(shared_path("entrez", n)) for n in ("pubmed1.xml", "pubmed2.xml")]
-    code, out, _ = invoke("ingest", "--file", files[0], "--file", files[1])
+    code, out, _ = invoke("ingest", "--file", *files)
     assert code == 0
     assert out.strip() == "fetched 4 / new 4 / updated 0 / deleted 0 / failed 0"
     code, out, _ = invoke("status", "--json")
@@ -49,6 +49,8 @@ def test_data_dir_flag_overrides_env(tmp_path: Path) -> None:
     [
         (("ingest",), "exactly one of --query or --file"),
         (("ingest", "--file", "missing.xml"), "no such file"),
+        (("ingest", "--file"), "at least one PATH"),
+        (("ingest", "-q", "x", "a.xml"), "unexpected argument"),
         (("ingest", "--query", "x", "--since", "yesterday"), "YYYY-MM-DD"),
         (("schedule", "add", "asthma", "--cron", "nightly"), "cron"),
         (("schedule", "remove", "never-saved"), "no saved query"),
@@ -113,3 +115,15 @@ def test_query_ingest_and_schedule_commands(
     assert code == 0
     code, out, _ = invoke("schedule", "list")
     assert "no saved queries" in out
+
+
+def test_unknown_host_fails_fast_without_retry_noise(monkeypatch: pytest.MonkeyPatch) -> None:
+    # RFC 2606 reserves .invalid: it never resolves, as when a machine is offline.
+    monkeypatch.setenv("LITMINE_EUTILS_URL", "https://eutils.litmine.invalid/entrez/eutils/")
+    monkeypatch.setenv("LITMINE_ENTREZ_BACKOFF_BASE", "5")
+    monkeypatch.setenv("LITMINE_ENTREZ_MAX_RETRIES", "1")
+    code, _, err = invoke("ingest", "--query", "asthma")
+    assert code == 1
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1
+    assert "unreachable" in lines[0] and "ingest --file" in lines[0]

@@ -28,6 +28,7 @@ import json
 import logging
 import random
 import re
+import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -54,6 +55,19 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+def _unknown_host(exc: BaseException) -> bool:
+    """True when name resolution failed definitively (EAI_NONAME), e.g. offline DNS."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, socket.gaierror) and seen.errno == socket.EAI_NONAME:
+            return True
+        if "Name or service not known" in str(seen) or "nodename nor servname" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
 
 DB: Final = "pubmed"
 #: Lower date bound used when a search has no ``since``: before PubMed's oldest
@@ -682,6 +696,10 @@ class EntrezGateway:
             except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                 unreachable += 1
                 problem = f"cannot connect: {_describe(exc)}"
+                if _unknown_host(exc):
+                    # DNS said the name does not exist: a definite answer, not a
+                    # transient fault, so retrying would only delay the message.
+                    raise EntrezUnavailableError(self.base_url, problem) from exc
             except httpx.TimeoutException as exc:
                 problem = f"no answer within {self.settings.timeout:g} s ({type(exc).__name__})"
             except httpx.TransportError as exc:
@@ -700,7 +718,7 @@ class EntrezGateway:
                     problem, retry_after = fault.problem, fault.retry_after
             if attempt + 1 < attempts:
                 delay = self._backoff(attempt, retry_after)
-                log.warning(
+                log.info(
                     "E-utilities %s attempt %d/%d failed (%s); retrying in %.2f s",
                     endpoint,
                     attempt + 1,
