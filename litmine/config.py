@@ -296,6 +296,101 @@ class NerSettings(_Section):
     )
 
 
+SummaryMethod = Literal["auto", "seq2seq", "extractive"]
+SentenceScoring = Literal["embedding", "tfidf"]
+
+
+class AskSettings(_Section):
+    """``litmine ask``: retrieve, cluster, label and summarise the evidence for a question."""
+
+    k: int = Field(50, ge=1, le=1000, description="Passages retrieved per question.")
+    mode: SearchMode | None = Field(
+        None, description="Retrieval mode for answers; None uses `search.mode`."
+    )
+    max_clusters: int = Field(
+        6, ge=1, le=50, description="Most clusters chosen automatically (by silhouette)."
+    )
+    min_silhouette: float = Field(
+        0.05,
+        ge=-1,
+        le=1,
+        description="Best silhouette below which the hits stay one cluster (no real groups).",
+    )
+    pair_similarity: float = Field(
+        0.5,
+        ge=-1,
+        le=1,
+        description="Two hits form one cluster when their cosine similarity is at least this "
+        "(silhouette needs three or more).",
+    )
+    label_terms: int = Field(3, ge=1, le=10, description="Terms in a cluster label.")
+
+
+class SummarizeSettings(_Section):
+    """Cluster summaries: a local seq2seq model, or extractive sentences as a fallback."""
+
+    method: SummaryMethod = Field(
+        "auto",
+        description="'auto' (seq2seq when the model loads, else extractive with the reason), "
+        "'seq2seq' (fail when the model cannot load) or 'extractive'.",
+    )
+    model: str = Field(
+        "google/flan-t5-base",
+        description="Hugging Face seq2seq model name (from the local cache) or local folder "
+        "(env LITMINE_SUMMARIZE_MODEL).",
+    )
+    allow_download: bool = Field(
+        False,
+        description="Let transformers download a model missing from the local cache; off by "
+        "default so an unreachable hub never delays an answer.",
+    )
+    max_input_tokens: int = Field(
+        512,
+        ge=16,
+        le=16384,
+        description="Cap on the model input in tokens (the tokenizer's own limit applies too); "
+        "passages that do not fit are left out of the prompt and of the citations.",
+    )
+    max_new_tokens: int = Field(
+        128, ge=1, le=2048, description="Most tokens generated per summary."
+    )
+    num_beams: int = Field(
+        2, ge=1, le=16, description="Beam width of the deterministic (greedy/beam) decoding."
+    )
+    batch_size: int = Field(4, ge=1, le=256, description="Clusters summarised per forward pass.")
+    device: str = Field("cpu", description="Torch device of the seq2seq model: 'cpu', 'cuda'.")
+    max_passages: int = Field(
+        10, ge=1, le=200, description="Best passages of a cluster given to the summariser."
+    )
+    max_sentences: int = Field(3, ge=1, le=20, description="Sentences in an extractive summary.")
+    sentence_scoring: SentenceScoring = Field(
+        "embedding",
+        description="How extractive summaries score sentences: 'embedding' (cosine to the "
+        "centroid of the cluster's sentence embeddings) or 'tfidf' (same over TF-IDF "
+        "vectors; no model needed).",
+    )
+    question_weight: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Weight of similarity to the question in extractive sentence scores; the "
+        "rest goes to centrality in the cluster.",
+    )
+    mmr_lambda: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Maximal marginal relevance trade-off: 1 ranks by score only, lower "
+        "values penalise sentences similar to those already chosen.",
+    )
+    redundancy: float = Field(
+        0.85,
+        ge=0,
+        le=1,
+        description="A sentence this similar (cosine) to a chosen one is never added.",
+    )
+
+
 class Settings(BaseSettings):
     """Root of litmine's settings tree."""
 
@@ -329,6 +424,12 @@ class Settings(BaseSettings):
     )
     search: SearchSettings = Field(
         default_factory=SearchSettings, description="Question search (retrieval and fusion)."
+    )
+    ask: AskSettings = Field(
+        default_factory=AskSettings, description="Answers: clustering and labelling of hits."
+    )
+    summarize: SummarizeSettings = Field(
+        default_factory=SummarizeSettings, description="Cluster summaries (seq2seq/extractive)."
     )
 
     @field_validator("data_dir")

@@ -647,6 +647,17 @@ def _dumps(value: Any) -> bytes:
     ).encode("utf-8", "surrogatepass")
 
 
+def _dump_record(article: Article) -> bytes:
+    """JSON of a whole record; orjson walks the slotted dataclasses natively (fast path)."""
+    if orjson is not None:
+        try:
+            data: bytes = orjson.dumps(article)
+            return data
+        except TypeError:  # e.g. integers beyond 64 bits in metadata
+            pass
+    return _dumps(_encoder(Article)(article))
+
+
 def _loads(data: str) -> Any:
     return orjson.loads(data) if orjson is not None else json.loads(data)
 
@@ -707,11 +718,9 @@ def _pid_alive(pid: int) -> bool:
 
 def _article_row(article: Article, now: str) -> tuple[Any, ...]:
     """Row values for articles (``_ARTICLE_FIELDS`` order, without pmid/created_at)."""
-    record = _encoder(Article)(article)
     # Title and abstract have their own columns; not storing them twice halves
     # the text kept per article.
-    del record["title"], record["abstract"]
-    record_json = _dumps(record)
+    record_json = _dump_record(dataclasses.replace(article, title="", abstract=""))
     digest = hashlib.blake2b(record_json, digest_size=16)
     for part in (article.title, article.abstract):
         digest.update(b"\x00")

@@ -245,29 +245,182 @@ class Hit:
 
 
 @dataclass(slots=True)
+class SummarySentence:
+    """One sentence of an extractive summary with where it comes from.
+
+    Attributes:
+        text: The sentence, verbatim from the passage.
+        pmid: PMID of the article it was taken from.
+        passage_id: Id of the passage it was taken from.
+    """
+
+    text: str
+    pmid: str
+    passage_id: int
+
+
+@dataclass(slots=True)
 class Summary:
-    """A cluster summary and how it was made."""
+    """A cluster summary and how it was made.
+
+    Attributes:
+        text: The summary text.
+        method: ``"seq2seq"`` (generated) or ``"extractive"`` (selected sentences).
+        cited_pmids: PMIDs of the articles the summary was made from, in rank
+            order: for seq2seq the passages given to the model, for extractive
+            the articles of the selected sentences.
+        model: Name or path of the generating model (seq2seq only).
+        reason: Why this method was used when it is a fallback (e.g. the
+            model could not be loaded), or why nothing was summarised.
+        passage_ids: Ids of the passages behind ``cited_pmids``.
+        sentences: The selected sentences with their sources (extractive only).
+    """
 
     text: str
     method: str
     cited_pmids: list[str] = field(default_factory=list)
     model: str | None = None
     reason: str | None = None
+    passage_ids: list[int] = field(default_factory=list)
+    sentences: list[SummarySentence] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class EvidenceProfile:
+    """How many articles of a group are of each kind of study.
+
+    Each non-retracted article counts once, in its strongest category
+    (meta-analysis > systematic review > RCT > other clinical study > case
+    report > review > other). Retracted articles count only in ``retracted``.
+    """
+
+    meta_analyses: int = 0
+    systematic_reviews: int = 0
+    rcts: int = 0
+    other_clinical_studies: int = 0
+    case_reports: int = 0
+    reviews: int = 0
+    other: int = 0
+    retracted: int = 0
+
+    @property
+    def total(self) -> int:
+        """Articles counted, retracted ones included."""
+        return (
+            self.meta_analyses
+            + self.systematic_reviews
+            + self.rcts
+            + self.other_clinical_studies
+            + self.case_reports
+            + self.reviews
+            + self.other
+            + self.retracted
+        )
+
+    def line(self) -> str:
+        """One line for terminals: ``2 meta-analyses, 1 RCT, 3 other``."""
+        names = (
+            ("meta_analyses", "meta-analysis", "meta-analyses"),
+            ("systematic_reviews", "systematic review", "systematic reviews"),
+            ("rcts", "RCT", "RCTs"),
+            ("other_clinical_studies", "other clinical study", "other clinical studies"),
+            ("case_reports", "case report", "case reports"),
+            ("reviews", "review", "reviews"),
+            ("other", "other", "other"),
+            ("retracted", "RETRACTED", "RETRACTED"),
+        )
+        parts = []
+        for attr, one, many in names:
+            n = getattr(self, attr)
+            if n:
+                parts.append(f"{n} {one if n == 1 else many}")
+        return ", ".join(parts) if parts else "no articles"
+
+
+@dataclass(slots=True)
+class ArticleInfo:
+    """What an answer shows of a cited article.
+
+    Attributes:
+        pmid: PubMed identifier.
+        title: Article title.
+        journal: Journal title.
+        year: Publication year.
+        doi: DOI, when known.
+        publication_types: PubMed publication types.
+        mesh_terms: MeSH descriptor names.
+        retracted: PubMed marks the article as retracted.
+        pubmed_url: Link to its PubMed page (numeric PMIDs only).
+    """
+
+    pmid: str
+    title: str = ""
+    journal: str | None = None
+    year: int | None = None
+    doi: str | None = None
+    publication_types: list[str] = field(default_factory=list)
+    mesh_terms: list[str] = field(default_factory=list)
+    retracted: bool = False
+    pubmed_url: str | None = None
 
 
 @dataclass(slots=True)
 class Cluster:
-    """A group of related hits with its label and summary."""
+    """A group of related hits with its label, evidence profile and summary.
+
+    Attributes:
+        id: Cluster number within its answer (0 holds the best hit).
+        label: Short label (dominant entities, MeSH terms or title words).
+        hits: The cluster's hits, best first (retracted ones included, flagged
+            by ``retracted_pmids``).
+        summary: Summary of the non-retracted hits; None before summarising.
+        evidence: Study-type counts of the cluster's articles.
+        retracted_pmids: PMIDs of retracted articles among the hits; they are
+            never summarised.
+    """
 
     id: int
     label: str
     hits: list[Hit] = field(default_factory=list)
     summary: Summary | None = None
+    evidence: EvidenceProfile = field(default_factory=EvidenceProfile)
+    retracted_pmids: list[str] = field(default_factory=list)
 
     @property
     def pmids(self) -> list[str]:
         """PMIDs of the cluster's hits, in rank order, without repeats."""
         return list(dict.fromkeys(h.passage.pmid for h in self.hits))
+
+
+@dataclass(slots=True)
+class Answer:
+    """A question answered by clusters of cited, summarised evidence.
+
+    Attributes:
+        question: The question as searched (whitespace normalised).
+        clusters: Clusters, the one holding the best hit first.
+        summary_method: ``"seq2seq"`` or ``"extractive"``.
+        summary_reason: Why the extractive method was used (None for seq2seq).
+        timings: Seconds per stage: ``search``, ``vectors``, ``cluster``,
+            ``summarize`` and ``total``.
+        articles: Metadata of every article among the hits, by PMID.
+        entities: CHEMICAL and DISEASE mentions of the hit passages, by passage id.
+        mode: Retrieval mode used.
+    """
+
+    question: str
+    clusters: list[Cluster] = field(default_factory=list)
+    summary_method: str = "extractive"
+    summary_reason: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    articles: dict[str, ArticleInfo] = field(default_factory=dict)
+    entities: dict[int, list[Entity]] = field(default_factory=dict)
+    mode: str | None = None
+
+    @property
+    def pmids(self) -> list[str]:
+        """PMIDs of all hits, cluster by cluster, without repeats."""
+        return list(dict.fromkeys(p for c in self.clusters for p in c.pmids))
 
 
 @dataclass(slots=True)

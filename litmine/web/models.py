@@ -1,0 +1,230 @@
+"""Pydantic response models of the JSON API (they make up the OpenAPI schema)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from litmine.types import Answer, Article, ArticleInfo, Cluster, Hit
+
+__all__ = [
+    "AnswerOut",
+    "ArticleOut",
+    "ClusterOut",
+    "ErrorOut",
+    "EvidenceOut",
+    "HitOut",
+    "SearchOut",
+    "SummaryOut",
+    "pubmed_url",
+]
+
+
+def pubmed_url(pmid: str) -> str | None:
+    """The article's PubMed page, for numeric PMIDs (other collections have none)."""
+    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid.isdigit() else None
+
+
+class ErrorOut(BaseModel):
+    """An error: what went wrong and, when known, how to fix it."""
+
+    error: str = Field(description="What went wrong, in one sentence.")
+    hint: str | None = Field(None, description="How to fix it.")
+
+
+class HitOut(BaseModel):
+    """One retrieved passage with its article's metadata."""
+
+    rank: int
+    pmid: str
+    passage_id: int
+    score: float
+    retrievers: list[str]
+    ranks: dict[str, int]
+    title: str
+    section: str | None
+    text: str
+    year: int | None
+    journal: str | None
+    publication_types: list[str]
+    pubmed_url: str | None
+
+    @classmethod
+    def from_hit(cls, rank: int, hit: Hit) -> HitOut:
+        """Build from a :class:`~litmine.types.Hit` at a 1-based rank."""
+        p = hit.passage
+        return cls(
+            rank=rank,
+            pmid=p.pmid,
+            passage_id=p.id,
+            score=hit.score,
+            retrievers=list(hit.retrievers),
+            ranks=dict(hit.ranks),
+            title=p.title,
+            section=p.section,
+            text=p.text,
+            year=hit.year,
+            journal=hit.journal,
+            publication_types=list(hit.publication_types),
+            pubmed_url=pubmed_url(p.pmid),
+        )
+
+
+class SearchOut(BaseModel):
+    """Passages answering a question, best first."""
+
+    question: str
+    mode: str
+    hits: list[HitOut]
+
+
+class SummaryOut(BaseModel):
+    """A cluster summary and how it was made."""
+
+    text: str
+    method: str = Field(description="'seq2seq' (generated) or 'extractive' (selected sentences).")
+    reason: str | None = Field(None, description="Why the fallback method was used.")
+    model: str | None = None
+    cited_pmids: list[str]
+
+
+class EvidenceOut(BaseModel):
+    """Articles of a cluster by strongest study type."""
+
+    meta_analyses: int = 0
+    systematic_reviews: int = 0
+    rcts: int = 0
+    other_clinical_studies: int = 0
+    case_reports: int = 0
+    reviews: int = 0
+    other: int = 0
+    retracted: int = 0
+
+
+class CitedArticleOut(BaseModel):
+    """An article cited by an answer."""
+
+    pmid: str
+    title: str
+    journal: str | None
+    year: int | None
+    publication_types: list[str]
+    retracted: bool
+    pubmed_url: str | None
+
+    @classmethod
+    def from_info(cls, info: ArticleInfo) -> CitedArticleOut:
+        """Build from the answer's :class:`~litmine.types.ArticleInfo`."""
+        return cls(
+            pmid=info.pmid,
+            title=info.title,
+            journal=info.journal,
+            year=info.year,
+            publication_types=list(info.publication_types),
+            retracted=info.retracted,
+            pubmed_url=info.pubmed_url or pubmed_url(info.pmid),
+        )
+
+
+class ClusterOut(BaseModel):
+    """A group of related passages with its label, summary and evidence profile."""
+
+    id: int
+    label: str
+    summary: SummaryOut | None
+    evidence: EvidenceOut
+    pmids: list[str]
+    retracted_pmids: list[str]
+    hits: list[HitOut]
+
+    @classmethod
+    def from_cluster(cls, cluster: Cluster) -> ClusterOut:
+        """Build from a :class:`~litmine.types.Cluster`."""
+        s = cluster.summary
+        summary = (
+            None
+            if s is None
+            else SummaryOut(
+                text=s.text,
+                method=s.method,
+                reason=s.reason,
+                model=s.model,
+                cited_pmids=list(s.cited_pmids),
+            )
+        )
+        return cls(
+            id=cluster.id,
+            label=cluster.label,
+            summary=summary,
+            evidence=EvidenceOut(**dataclasses.asdict(cluster.evidence)),
+            pmids=cluster.pmids,
+            retracted_pmids=list(cluster.retracted_pmids),
+            hits=[HitOut.from_hit(i, h) for i, h in enumerate(cluster.hits, start=1)],
+        )
+
+
+class AnswerOut(BaseModel):
+    """A question answered by clusters of cited, summarised evidence."""
+
+    question: str
+    mode: str | None
+    summary_method: str
+    summary_reason: str | None
+    timings: dict[str, float]
+    clusters: list[ClusterOut]
+    articles: list[CitedArticleOut]
+
+    @classmethod
+    def from_answer(cls, answer: Answer) -> AnswerOut:
+        """Build from an :class:`~litmine.types.Answer`."""
+        return cls(
+            question=answer.question,
+            mode=answer.mode,
+            summary_method=answer.summary_method,
+            summary_reason=answer.summary_reason,
+            timings=dict(answer.timings),
+            clusters=[ClusterOut.from_cluster(c) for c in answer.clusters],
+            articles=[
+                CitedArticleOut.from_info(answer.articles[p])
+                for p in answer.pmids
+                if p in answer.articles
+            ],
+        )
+
+
+class ArticleOut(BaseModel):
+    """A stored article."""
+
+    pmid: str
+    title: str
+    abstract: str
+    journal: str | None
+    year: int | None
+    authors: list[str]
+    publication_types: list[str]
+    mesh_terms: list[str]
+    keywords: list[str]
+    doi: str | None
+    retracted: bool
+    pubmed_url: str | None
+
+    @classmethod
+    def from_article(cls, article: Article) -> ArticleOut:
+        """Build from a stored :class:`~litmine.types.Article`."""
+        return cls(
+            pmid=article.pmid,
+            title=article.title,
+            abstract=article.abstract,
+            journal=article.journal,
+            year=article.year,
+            authors=[a.display_name for a in article.authors],
+            publication_types=list(article.publication_types),
+            mesh_terms=[m.descriptor_name for m in article.mesh_headings],
+            keywords=list(article.keywords),
+            doi=article.doi,
+            retracted=article.is_retracted,
+            pubmed_url=article.pubmed_url,
+        )
