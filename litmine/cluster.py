@@ -72,13 +72,14 @@ MESH_CHECK_TAGS: frozenset[str] = frozenset(
 )
 """MeSH check tags and study-design headings too common to label a topic."""
 
-_STOPWORDS: frozenset[str] = frozenset(
-    """a about after against all also among an and any are as at be been before between both
-    but by can could did do does during each effect effects for from had has have however in
-    into is it its may more most new not of on or other our over patients study studies such
-    than that the their there these this those through to under use used using versus vs was
-    were what when which while who with within without would""".split()
+_STOPWORD_TEXT = (
+    "a about after against all also among an and any are as at be been before between both "
+    "but by can could did do does during each effect effects for from had has have however "
+    "in into is it its may more most new not of on or other our over patients study studies "
+    "such than that the their there these this those through to under use used using versus "
+    "vs was were what when which while who with within without would"
 )
+_STOPWORDS: frozenset[str] = frozenset(_STOPWORD_TEXT.split())
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
 
 # PubMed publication types, strongest evidence first. Matching is case-insensitive;

@@ -31,6 +31,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
+import jinja2
 from fastapi import Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
@@ -111,26 +112,33 @@ class WebService:
             return func()
 
     def searcher(self) -> Searcher:
-        """The searcher, opened on first use.
+        """The searcher: the given one, else the answerer's.
 
         Raises:
             StoreError: No database in the data dir.
         """
         with self._lock:
             if self._searcher is None:
-                from litmine.search import Searcher
-
-                self._searcher = Searcher(self.settings)
+                self._searcher = self.answerer().searcher
             return self._searcher
 
     def answerer(self) -> Answerer:
-        """The answerer, built on first use over the searcher's store."""
+        """The answerer, built on first use (over the given searcher's store, if any).
+
+        Raises:
+            StoreError: No database in the data dir.
+        """
         with self._lock:
             if self._answerer is None:
                 from litmine.answer import Answerer
 
-                self._answerer = Answerer(self.settings, store=self.searcher().store)
+                store = None if self._searcher is None else self._searcher.store
+                self._answerer = Answerer(self.settings, store=store)
             return self._answerer
+
+    def warm_up(self) -> None:
+        """Open the store and load the index and models now rather than on the first question."""
+        self._locked(self.answerer().warm_up)
 
     def ask(
         self,
@@ -172,10 +180,9 @@ class WebService:
         """Close what this service opened."""
         with self._lock:
             own_searcher, own_answerer = self._own
-            closer = getattr(self._answerer, "close", None)
-            if own_answerer and callable(closer):
-                closer()
-            if own_searcher and self._searcher is not None:
+            if own_answerer and self._answerer is not None:
+                self._answerer.close()  # closes its own searcher and store
+            elif own_searcher and self._searcher is not None:
                 self._searcher.close()
 
 
@@ -292,8 +299,7 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if preload:
             try:
-                service.answerer()
-                service.searcher().dense_parts()
+                service.warm_up()
             except LitmineError as exc:
                 logger.warning("not ready yet: %s", exc.one_line())
         try:
@@ -308,7 +314,10 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.service = service
-    templates = Jinja2Templates(directory=HERE / "templates", autoescape=True)
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, auto_reload=False
+    )
+    templates = Jinja2Templates(env=env)
     templates.env.globals.update(pubmed_url=pubmed_url, evidence_names=EVIDENCE_NAMES)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
