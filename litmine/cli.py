@@ -330,6 +330,10 @@ def _mount() -> None:
     app.command("search")(search_command)
     app.add_typer(eval_app, name="eval")
 
+    from litmine.web.cli import serve_command
+
+    app.command("serve")(serve_command)
+
 
 _mount()
 

@@ -364,10 +364,11 @@ class SummarizeSettings(_Section):
     )
     max_sentences: int = Field(3, ge=1, le=20, description="Sentences in an extractive summary.")
     sentence_scoring: SentenceScoring = Field(
-        "embedding",
-        description="How extractive summaries score sentences: 'embedding' (cosine to the "
-        "centroid of the cluster's sentence embeddings) or 'tfidf' (same over TF-IDF "
-        "vectors; no model needed).",
+        "tfidf",
+        description="How extractive summaries score sentences: 'tfidf' (cosine to the centroid "
+        "of the cluster's sentence TF-IDF vectors; milliseconds) or 'embedding' (the same over "
+        "sentence embeddings of the search model; better paraphrase handling but it embeds "
+        "every candidate sentence per question: seconds on a small CPU).",
     )
     question_weight: float = Field(
         0.3,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 import pandas as pd
 
@@ -205,31 +205,33 @@ def pairs_path(path: str | Path) -> Path:
     return p.with_name(f"{p.stem}_pairs{p.suffix or '.csv'}")
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path, *, excel_bom: bool = False) -> Path:
+def write_csv(frame: pd.DataFrame, path: str | Path | TextIO, *, excel_bom: bool = False) -> None:
     """Write a frame as CSV, neutralising formula cells.
 
     Args:
         frame: The table; text cells are neutralised with :func:`neutralize_cell`
             (numbers are left alone, so negative scores stay numbers).
-        path: Output file; its folder must exist.
-        excel_bom: Start the file with a UTF-8 byte-order mark so Excel reads
-            it as UTF-8.
-
-    Returns:
-        The path written.
+        path: Output file (its folder must exist), or an open text stream
+            (e.g. ``io.StringIO`` for a web response).
+        excel_bom: Start the output with a UTF-8 byte-order mark so Excel
+            reads it as UTF-8.
 
     Raises:
         InputError: The file cannot be written.
     """
-    out = Path(path)
     safe = frame.copy()
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
             safe[column] = safe[column].map(neutralize_cell)
+    if not isinstance(path, str | Path):
+        if excel_bom:
+            path.write("\ufeff")
+        safe.to_csv(path, index=False)
+        return
+    out = Path(path)
     try:
         safe.to_csv(out, index=False, encoding="utf-8-sig" if excel_bom else "utf-8")
     except OSError as exc:
         raise InputError(
             f"cannot write {out}: {exc.strerror or exc}", "check the folder exists"
         ) from exc
-    return out

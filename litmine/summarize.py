@@ -107,6 +107,20 @@ def _unavailable(allow_download: bool) -> str:
     return "the Hugging Face hub is unreachable"
 
 
+def _in_hf_cache(model: str) -> bool:
+    """Whether a hub model's config is in the local Hugging Face cache (True if unsure)."""
+    if model.startswith(("/", ".", "~")) or model.count("/") > 1:
+        return True  # a path: reported as a missing folder below
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:
+        return True
+    try:
+        return isinstance(try_to_load_from_cache(model, "config.json"), str)
+    except Exception:  # malformed repo ids and the like: let transformers decide
+        return True
+
+
 class Seq2SeqSummarizer:
     """Abstractive summaries from a local Hugging Face seq2seq model.
 
@@ -139,6 +153,18 @@ class Seq2SeqSummarizer:
         device: str = "cpu",
         allow_download: bool = False,
     ) -> None:
+        path = Path(model).expanduser()
+        if not path.exists() and model.startswith(("/", ".", "~")):
+            raise ModelNotFoundError(
+                f"summary model folder {model} does not exist",
+                "set summarize.model (LITMINE_SUMMARIZE_MODEL) to a seq2seq model folder",
+            )
+        if not path.exists() and not allow_download and not _in_hf_cache(model):
+            # Checked before importing transformers (seconds) so the fallback is instant.
+            raise ModelNotFoundError(
+                f"model {model} is not in the local cache and {_unavailable(allow_download)}",
+                "set summarize.model to a local seq2seq model folder",
+            )
         try:
             import torch  # noqa: F401
             from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
@@ -152,13 +178,7 @@ class Seq2SeqSummarizer:
         self.batch_size = batch_size
         self.device = device
         self._lock = threading.Lock()
-        path = Path(model).expanduser()
         source = str(path.resolve()) if path.exists() else model
-        if not path.exists() and model.startswith(("/", ".", "~")):
-            raise ModelNotFoundError(
-                f"summary model folder {model} does not exist",
-                "set summarize.model (LITMINE_SUMMARIZE_MODEL) to a seq2seq model folder",
-            )
         local_only = not allow_download and not path.exists()
         try:
             with _quiet():
@@ -356,7 +376,7 @@ class ExtractiveSummarizer:
     in the order chosen, each followed by ``[PMID n]``.
 
     Args:
-        embedder: Sentence embedder; None (or ``scoring="tfidf"``) uses TF-IDF vectors.
+        embedder: Sentence embedder for ``scoring="embedding"``; None uses TF-IDF vectors.
         reason: Why the extractive method is used (shown with every output).
         max_sentences: Sentences per summary.
         question_weight: Weight of relevance to the question.
@@ -379,7 +399,7 @@ class ExtractiveSummarizer:
         mmr_lambda: float = 0.7,
         redundancy: float = 0.85,
         splitter: str = "regex",
-        scoring: str = "embedding",
+        scoring: str = "tfidf",
     ) -> None:
         self.embedder = embedder if scoring == "embedding" else None
         self.reason = reason

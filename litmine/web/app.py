@@ -103,7 +103,7 @@ class WebService:
         self.settings = settings
         self._searcher = searcher
         self._answerer = answerer
-        self._own = searcher is None, answerer is None
+        self._own_answerer = answerer is None
         # One SQLite connection and one set of models: serialise the requests.
         self._lock = threading.RLock()
 
@@ -177,13 +177,10 @@ class WebService:
         return self._locked(lambda: self.searcher().store.entities_for(passage_ids))
 
     def close(self) -> None:
-        """Close what this service opened."""
+        """Close the answerer (and the store it opened) when this service built it."""
         with self._lock:
-            own_searcher, own_answerer = self._own
-            if own_answerer and self._answerer is not None:
-                self._answerer.close()  # closes its own searcher and store
-            elif own_searcher and self._searcher is not None:
-                self._searcher.close()
+            if self._own_answerer and self._answerer is not None:
+                self._answerer.close()  # a given searcher's store stays open
 
 
 # ------------------------------------------------------------------ query parameters
@@ -331,9 +328,7 @@ def create_app(
 
     def fail(request: Request, status: int, message: str, hint: str | None) -> Response:
         if _wants_json(request):
-            return JSONResponse(
-                ErrorOut(error=message, hint=hint).model_dump(), status_code=status
-            )
+            return JSONResponse(ErrorOut(error=message, hint=hint).model_dump(), status_code=status)
         return page(request, status, error=ErrorOut(error=message, hint=hint))
 
     @app.exception_handler(LitmineError)
@@ -458,8 +453,19 @@ def create_app(
     return app
 
 
+CSP = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; base-uri 'none'; "
+    "form-action 'self'; frame-ancestors 'none'"
+)
+"""Content security policy of the pages: no scripts at all, nothing from other sites."""
+
+
 def _no_sniff() -> dict[str, str]:
-    return {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
+    return {
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "no-referrer",
+        "Content-Security-Policy": CSP,
+    }
 
 
 def _form(request: Request) -> dict[str, Any]:

@@ -86,11 +86,11 @@ class YearChart:
     def labelled_years(self) -> list[Bar]:
         """Bars whose year is printed under the axis (about eight, evenly spaced)."""
         step = max(1, -(-len(self.bars) // 8))
-        return [b for i, b in enumerate(self.bars) if i % step == 0 or i == len(self.bars) - 1]
+        return [b for i, b in enumerate(self.bars) if i % step == 0]
 
 
 def year_chart(
-    hits: Sequence[Hit], *, width: int = 640, height: int = 160, margin: int = 24
+    hits: Sequence[Hit], *, width: int = 420, height: int = 150, margin: int = 22
 ) -> YearChart | None:
     """Count distinct articles per publication year and lay the bars out.
 

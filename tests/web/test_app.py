@@ -122,6 +122,7 @@ def test_empty_form_page(client: TestClient) -> None:
     assert r.status_code == 200
     assert '<form class="ask"' in r.text and 'name="q"' in r.text
     assert "Randomized Controlled Trial" in r.text
+    assert "script-src 'none'" in r.headers["content-security-policy"]
     assert client.get("/static/style.css").status_code == 200
 
 
@@ -195,7 +196,8 @@ def test_page_renders_an_answer(ask_client: TestClient) -> None:
     assert 'href="https://pubmed.ncbi.nlm.nih.gov/1001/"' in html
     assert '<mark class="ent ent-chemical" title="CHEMICAL: aspirin">aspirin</mark>' in html
     assert "<svg" in html and "Matching articles per year" in html
-    assert "Extractive summary" in html
+    assert "Extractive summary: sentences quoted from the abstracts" in html
+    assert "summarize.method = extractive" in html  # the reason, once
     assert 'href="/export.csv?q=does+aspirin+prevent+myocardial+infarction"' in html
 
 
@@ -242,3 +244,24 @@ def test_csv_download(ask_client: TestClient) -> None:
     assert len(rows) > 1 and "pmid" in rows[0]
     r = ask_client.get("/export.csv", params={"q": ""})
     assert r.status_code == 422 and not TRACEBACK.search(r.text)
+
+
+def test_serve_command_runs_uvicorn(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from litmine.web.cli import serve_command
+
+    seen: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: seen.update(app=app, **kw))
+    cli = typer.Typer()
+    cli.command("serve")(serve_command)
+    cli.command("noop")(lambda: None)  # keep "serve" a subcommand
+    data = str(world.settings.data_dir)
+    result = CliRunner().invoke(cli, ["serve", "--port", "8123", "--data-dir", data, "--lazy"])
+    assert result.exit_code == 0, result.output
+    assert (seen["host"], seen["port"]) == ("127.0.0.1", 8123)
+    assert seen["app"].title == "litmine"
+    missing = CliRunner().invoke(cli, ["serve", "--data-dir", data + "-missing"])
+    assert missing.exit_code == 1 and "no database" in missing.output

@@ -1,0 +1,276 @@
+"""CLI commands for answers (``litmine ask``) and table exports (``litmine export``).
+
+Mounted on the main app by :mod:`litmine.cli`::
+
+    app.command("ask")(ask_command)
+    app.command("export")(export_command)
+
+Heavy libraries (torch, transformers, FAISS, pandas) are imported inside the
+commands only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from litmine.cli import DataDirOpt, JsonOpt, _dump, _settings, handle_errors, out
+
+if TYPE_CHECKING:
+    from litmine.config import Settings
+    from litmine.search import SearchFilters
+    from litmine.types import Answer
+
+__all__ = ["ask_command", "export_command", "parse_clusters"]
+
+KOpt = Annotated[
+    int | None, typer.Option("--k", "-k", min=1, help="Passages retrieved (ask.k, 50).")
+]
+ClustersOpt = Annotated[
+    str,
+    typer.Option("--clusters", help="Number of clusters, or 'auto' to choose by silhouette."),
+]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option("--mode", "-m", help="bm25, dense or hybrid (default: ask.mode/search.mode)."),
+]
+SinceOpt = Annotated[int | None, typer.Option("--since", help="Published in this year or later.")]
+UntilOpt = Annotated[int | None, typer.Option("--until", help="Published in this year or earlier.")]
+PubTypeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--pub-type", help="Publication type (repeat for any of several)."),
+]
+MeshOpt = Annotated[
+    list[str] | None,
+    typer.Option("--mesh", help="MeSH descriptor name or UI (repeat: all must match)."),
+]
+EntityOpt = Annotated[
+    list[str] | None,
+    typer.Option("--entity", help="Entity mentioned in the article (repeat: all must)."),
+]
+
+
+def parse_clusters(value: str | None) -> int | None:
+    """Parse ``--clusters``: ``auto`` (or nothing) is None, else a positive integer.
+
+    Raises:
+        InputError: Neither ``auto`` nor a positive integer.
+    """
+    from litmine.errors import InputError
+
+    if value is None or value.strip().lower() in ("", "auto"):
+        return None
+    try:
+        n = int(value)
+    except ValueError:
+        raise InputError(f"--clusters {value!r} is not a number", "use auto or N >= 1") from None
+    if n < 1:
+        raise InputError(f"--clusters must be at least 1, got {n}", "use auto or N >= 1")
+    return n
+
+
+def _filters(
+    since: int | None,
+    until: int | None,
+    pub_type: list[str] | None,
+    mesh: list[str] | None,
+    entity: list[str] | None,
+) -> SearchFilters:
+    from litmine.search import SearchFilters
+
+    return SearchFilters(
+        since_year=since,
+        until_year=until,
+        pub_types=tuple(pub_type or ()),
+        mesh=tuple(mesh or ()),
+        entities=tuple(entity or ()),
+    )
+
+
+def _need_db(settings: Settings) -> None:
+    if not settings.db_path.is_file():
+        from litmine.errors import StoreError
+
+        raise StoreError(
+            f"no database at {settings.db_path}", "ingest articles first (`litmine ingest`)"
+        )
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The answer as JSON-ready data, each cluster with its ``pmids``."""
+    from litmine.types import to_jsonable
+
+    data: dict[str, Any] = to_jsonable(answer)
+    for cluster, record in zip(answer.clusters, data["clusters"], strict=True):
+        record["pmids"] = cluster.pmids
+    data["pmids"] = answer.pmids
+    return data
+
+
+def method_line(answer: Answer) -> str:
+    """``summary_method: extractive (REASON)`` or ``summary_method: seq2seq (MODEL)``."""
+    model = next((c.summary.model for c in answer.clusters if c.summary and c.summary.model), None)
+    detail = answer.summary_reason if answer.summary_method == "extractive" else model
+    return f"summary_method: {answer.summary_method}" + (f" ({detail})" if detail else "")
+
+
+def render_answer(answer: Answer) -> str:
+    """The human-readable answer: per cluster its label, evidence, summary and articles."""
+    lines = [f"Question: {answer.question}", method_line(answer)]
+    if not answer.clusters:
+        lines.append("no results")
+        return "\n".join(lines)
+    for n, cluster in enumerate(answer.clusters, start=1):
+        summary = cluster.summary
+        lines.append("")
+        lines.append(f"[{n}] {cluster.label}  ({len(cluster.pmids)} articles)")
+        lines.append(f"    Evidence: {cluster.evidence.line()}")
+        if summary is not None and summary.text:
+            lines.append(f"    Summary: {summary.text}")
+            if summary.method == "extractive":
+                lines.append(f"    (extractive summary: {summary.reason or 'no reason given'})")
+        elif summary is not None and summary.reason:
+            lines.append(f"    Summary: none ({summary.reason})")
+        cited = set(summary.cited_pmids) if summary is not None else set()
+        lines.append("    Articles:")
+        for pmid in cluster.pmids:
+            info = answer.articles.get(pmid)
+            year = f" ({info.year})" if info is not None and info.year else ""
+            title = info.title if info is not None else ""
+            flags = []
+            if pmid in cluster.retracted_pmids:
+                flags.append("RETRACTED, not summarised")
+            elif pmid in cited:
+                flags.append("cited")
+            flag = f" [{', '.join(flags)}]" if flags else ""
+            lines.append(f"      PMID {pmid}{year} {title}{flag}")
+    t = answer.timings
+    lines.append("")
+    lines.append(
+        "time: "
+        + ", ".join(
+            f"{name} {t[name]:.2f}s"
+            for name in ("search", "vectors", "cluster", "summarize", "total")
+            if name in t
+        )
+    )
+    return "\n".join(lines)
+
+
+@handle_errors
+def ask_command(
+    question: Annotated[str, typer.Argument(help="The question, in plain words.")],
+    k: KOpt = None,
+    clusters: ClustersOpt = "auto",
+    mode: ModeOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    pub_type: PubTypeOpt = None,
+    mesh: MeshOpt = None,
+    entity: EntityOpt = None,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Answer a question: clusters of evidence with labels, study types and cited summaries."""
+    from litmine.answer import Answerer
+
+    settings = _settings(data_dir)
+    n_clusters = parse_clusters(clusters)
+    filters = _filters(since, until, pub_type, mesh, entity)
+    _need_db(settings)
+    with Answerer(settings) as answerer:
+        answer = answerer.ask(question, k=k, n_clusters=n_clusters, filters=filters, mode=mode)
+    if as_json:
+        import json
+
+        out.print_json(json.dumps(answer_json(answer), ensure_ascii=False))
+        return
+    out.print(render_answer(answer), markup=False, highlight=False, soft_wrap=True)
+
+
+@handle_errors
+def export_command(
+    out_path: Annotated[Path, typer.Option("--out", "-o", help="CSV file to write.")],
+    query: Annotated[
+        str | None,
+        typer.Option("--query", "-q", help="Question whose evidence is exported."),
+    ] = None,
+    entities: Annotated[
+        bool,
+        typer.Option(
+            "--entities",
+            help="Export entity counts (and a sibling *_pairs.csv of chemical-disease pairs) "
+            "of the question's articles, or of the whole collection without --query.",
+        ),
+    ] = False,
+    k: KOpt = None,
+    clusters: ClustersOpt = "auto",
+    mode: ModeOpt = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    pub_type: PubTypeOpt = None,
+    mesh: MeshOpt = None,
+    entity: EntityOpt = None,
+    all_hits: Annotated[
+        bool, typer.Option("--all-hits", help="Every hit, not only the cited passages.")
+    ] = False,
+    excel: Annotated[
+        bool, typer.Option("--excel", help="Write a UTF-8 BOM so Excel reads the accents.")
+    ] = False,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Write the cited findings of a question (or entity tables) as a CSV file."""
+    from litmine.errors import InputError
+    from litmine.export import entity_tables, findings_frame, pairs_path, write_csv
+
+    settings = _settings(data_dir)
+    n_clusters = parse_clusters(clusters)
+    filters = _filters(since, until, pub_type, mesh, entity)
+    if not entities and not query:
+        raise InputError("--query is required", 'e.g. litmine export --query "..." --out f.csv')
+    _need_db(settings)
+    written: dict[str, Any] = {}
+    if entities:
+        from litmine.search import Searcher
+
+        with Searcher(settings) as searcher:
+            pmids: list[str] | None = None
+            if query:
+                k_eff = k if k is not None else settings.ask.k
+                mode_eff = mode or settings.ask.mode
+                hits = searcher.search(query, mode=mode_eff, k=k_eff, filters=filters)
+                pmids = list(dict.fromkeys(h.passage.pmid for h in hits))
+            ents, pairs = entity_tables(searcher.store, pmids)
+        write_csv(ents, out_path, excel_bom=excel)
+        pair_file = pairs_path(out_path)
+        write_csv(pairs, pair_file, excel_bom=excel)
+        written = {
+            "entities": {"path": str(out_path), "rows": len(ents)},
+            "pairs": {"path": str(pair_file), "rows": len(pairs)},
+        }
+    else:
+        from litmine.answer import Answerer
+
+        assert query is not None
+        with Answerer(settings) as answerer:
+            answer = answerer.ask(query, k=k, n_clusters=n_clusters, filters=filters, mode=mode)
+        frame = findings_frame(answer, all_hits=all_hits)
+        write_csv(frame, out_path, excel_bom=excel)
+        written = {
+            "findings": {"path": str(out_path), "rows": len(frame)},
+            "summary_method": answer.summary_method,
+            "summary_reason": answer.summary_reason,
+        }
+    if as_json:
+        out.print_json(_dump(written))
+        return
+    for name, info in written.items():
+        if isinstance(info, dict):
+            out.print(f"wrote {info['rows']} {name} rows to {info['path']}", markup=False)
+    if "summary_method" in written:
+        reason = written["summary_reason"]
+        method = written["summary_method"]
+        out.print(f"summary_method: {method}" + (f" ({reason})" if reason else ""), markup=False)

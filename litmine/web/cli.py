@@ -1,0 +1,48 @@
+"""``litmine serve``: the clinicians' web page and JSON API under uvicorn.
+
+Mounted on the main app by :mod:`litmine.cli`::
+
+    from litmine.web.cli import serve_command
+    app.command("serve")(serve_command)
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from litmine.cli import DataDirOpt, _settings, err, handle_errors
+
+__all__ = ["serve_command"]
+
+
+@handle_errors
+def serve_command(
+    host: Annotated[
+        str, typer.Option("--host", help="Interface to listen on (0.0.0.0: every one).")
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8000,
+    data_dir: DataDirOpt = None,
+    preload: Annotated[
+        bool,
+        typer.Option(
+            "--preload/--lazy", help="Load the index and models at startup, or on first question."
+        ),
+    ] = True,
+) -> None:
+    """Serve the web page (questions, answers, CSV) and the JSON API (/docs)."""
+    import uvicorn
+
+    from litmine.web.app import create_app
+
+    settings = _settings(data_dir)
+    if not settings.db_path.is_file():
+        from litmine.errors import StoreError
+
+        raise StoreError(
+            f"no database at {settings.db_path}", "ingest articles first (`litmine ingest`)"
+        )
+    app = create_app(settings, preload=preload)
+    err.print(f"litmine: serving {settings.data_dir} on http://{host}:{port}/", markup=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
