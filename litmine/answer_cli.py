@@ -125,7 +125,8 @@ def render_answer(answer: Answer) -> str:
     for n, cluster in enumerate(answer.clusters, start=1):
         summary = cluster.summary
         lines.append("")
-        lines.append(f"[{n}] {cluster.label}  ({len(cluster.pmids)} articles)")
+        count = len(cluster.pmids)
+        lines.append(f"[{n}] {cluster.label}  ({count} article{'' if count == 1 else 's'})")
         lines.append(f"    Evidence: {cluster.evidence.line()}")
         if summary is not None and summary.text:
             lines.append(f"    Summary: {summary.text}")

@@ -330,7 +330,11 @@ def _mount() -> None:
     app.command("search")(search_command)
     app.add_typer(eval_app, name="eval")
 
+    from litmine.ner.cli import entities_app, ner_app
     from litmine.web.cli import serve_command
+
+    app.add_typer(ner_app, name="ner")
+    app.add_typer(entities_app, name="entities")
 
     app.command("serve")(serve_command)
 

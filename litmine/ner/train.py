@@ -429,6 +429,10 @@ def package_pipeline(
         }
     )
     nlp.meta.update(meta or {})
+    # Ship no corpus vocabulary: the hash embeddings need no strings, only the labels do.
+    # (Predictions are identical; strings.json shrinks from ~280 kB of word types to bytes.)
+    labels = sorted(str(label) for label in nlp.get_pipe("ner").labels)  # type: ignore[attr-defined]
+    nlp.vocab.strings._reset_and_load(labels)
     if out.exists():
         # Keep files placed beside the pipeline (the model card) across retraining.
         for child in out.iterdir():
