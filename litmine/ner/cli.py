@@ -130,7 +130,7 @@ def ner_train(
 @ner_app.command("eval")
 @handle_errors
 def ner_eval(
-    corpus: Annotated[Path, typer.Argument(help="PubTator file with gold mentions.")],
+    corpus: Annotated[Path, typer.Option("--corpus", help="PubTator file with gold mentions.")],
     model: ModelOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

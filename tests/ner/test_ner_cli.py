@@ -67,6 +67,8 @@ def test_entities_commands(tmp_path: Path, ruler_dir: Path) -> None:
 def test_ner_eval_reports_missing_model(tmp_path: Path) -> None:
     corpus = tmp_path / "c.txt"
     corpus.write_text("1|t|T\n1|a|A\n")
-    res = runner.invoke(app, ["ner", "eval", str(corpus), "--model", "en_ner_bc5cdr_md"])
+    res = runner.invoke(
+        app, ["ner", "eval", "--corpus", str(corpus), "--model", "en_ner_bc5cdr_md"]
+    )
     assert res.exit_code == 1
     assert "pip install https://s3-us-west-2.amazonaws.com/ai2-s2-scispacy" in res.output
