@@ -203,7 +203,8 @@ def export_command(
         typer.Option(
             "--entities",
             help="Export entity counts (and a sibling *_pairs.csv of chemical-disease pairs) "
-            "of the question's articles, or of the whole collection without --query.",
+            "of the question's articles, or without --query of the articles passing the "
+            "filters (all articles when there are none).",
         ),
     ] = False,
     k: KOpt = None,
@@ -244,6 +245,11 @@ def export_command(
                 mode_eff = mode or settings.ask.mode
                 hits = searcher.search(query, mode=mode_eff, k=k_eff, filters=filters)
                 pmids = list(dict.fromkeys(h.passage.pmid for h in hits))
+            elif not filters.is_empty:
+                from litmine.search import filter_pmids
+
+                allowed = filter_pmids(searcher.store, filters)
+                pmids = sorted(allowed) if allowed is not None else None
             ents, pairs = entity_tables(searcher.store, pmids)
         write_csv(ents, out_path, excel_bom=excel)
         pair_file = pairs_path(out_path)

@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -519,7 +519,9 @@ def load_summarizer(settings: Settings, *, embedder: Embedder | None = None) -> 
 
 
 def _short_reason(exc: ModelNotFoundError | MissingDependencyError) -> str:
-    message: Any = exc.message
-    text = str(message)
+    """The fallback reason: the error's message without its technical detail in brackets."""
+    if isinstance(exc, MissingDependencyError):
+        return f"{exc.what} is not installed ({exc.install})"
+    text = str(exc.message)
     cut = text.find(" (")
     return text[:cut] if cut > 0 else text

@@ -267,5 +267,9 @@ def test_export_command_findings_and_entities(
     assert ("aspirin", "myocardial infarction") in set(
         zip(pairs["chemical"], pairs["disease"], strict=True)
     )
+    coffee = tmp_path / "coffee.csv"
+    result = _invoke(world, "export", "--entities", "--mesh", "Coffee", "--out", str(coffee))
+    assert result.exit_code == 0, result.output
+    assert list(pd.read_csv(coffee, dtype=str)["name"]) == ["coffee"]
     missing = _invoke(world, "export", "--out", str(out))
     assert missing.exit_code == 1 and "--query" in missing.output
