@@ -330,9 +330,12 @@ def _mount() -> None:
     app.command("search")(search_command)
     app.add_typer(eval_app, name="eval")
 
+    from litmine.answer_cli import ask_command, export_command
     from litmine.ner.cli import entities_app, ner_app
     from litmine.web.cli import serve_command
 
+    app.command("ask")(ask_command)
+    app.command("export")(export_command)
     app.add_typer(ner_app, name="ner")
     app.add_typer(entities_app, name="entities")
 

@@ -395,7 +395,7 @@ class ExtractiveSummarizer:
         *,
         reason: str | None = None,
         max_sentences: int = 3,
-        question_weight: float = 0.3,
+        question_weight: float = 0.6,
         mmr_lambda: float = 0.7,
         redundancy: float = 0.85,
         splitter: str = "regex",
