@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
+import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -109,6 +110,13 @@ def load_pipeline(name: str) -> Language:
         MissingDependencyError: A known model that is not installed (hint: install line).
     """
     import spacy
+
+    # scispaCy's AbbreviationDetector builds an empty global matcher on purpose and
+    # spaCy warns about it on every document; set after importing spaCy, which
+    # installs its own warning filters.
+    warnings.filterwarnings("ignore", message=r".*\[W036\]", category=UserWarning)
+    # The tokenizer's character classes trip a harmless FutureWarning of `re`.
+    warnings.filterwarnings("ignore", message="Possible set union", category=FutureWarning)
 
     shipped = model_path(name)
     if shipped is not None:
