@@ -57,18 +57,34 @@ def ingest_window(saved: SavedQuery, window: SearchWindow, settings: Settings) -
         return pipeline.ingest_window(store, gateway, window, settings, saved_query_id=saved.id)
 
 
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=_only_local_failures)
+def extract_entities(settings: Settings) -> int:
+    """Entity stage over the articles not processed yet (resumable)."""
+    return pipeline.extract_entities(settings)
+
+
+@task(retries=2, retry_delay_seconds=30, retry_condition_fn=_only_local_failures)
+def update_index(settings: Settings) -> str:
+    """Embedding stage: add new passages to the FAISS index, drop deleted ones."""
+    return pipeline.update_vector_index(settings).line()
+
+
 @flow(name="litmine-nightly", log_prints=True)
 def nightly_ingest(
     query: str | int | None = None,
     data_dir: str | None = None,
     until: dt.date | None = None,
+    stages: bool = True,
 ) -> dict[str, str]:
     """Run saved queries incrementally, from each watermark (minus overlap) to today.
+
+    After ingestion, the entity and embedding stages process whatever is new.
 
     Args:
         query: One saved query (text or id); all saved queries when None.
         data_dir: Data folder; the settings' default when None.
         until: Last Entrez date (default today).
+        stages: Also run the entity and index stages after ingesting.
 
     Returns:
         The one-line report of each query, keyed by the query text.
@@ -93,6 +109,9 @@ def nightly_ingest(
                 total.add(ingest_window(saved, window, settings))
         logger.info("%s: %s", saved.query, total.line())
         reports[saved.query] = total.line()
+    if stages:
+        reports["entities"] = f"processed {extract_entities(settings)} articles"
+        reports["index"] = update_index(settings)
     return reports
 
 

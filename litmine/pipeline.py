@@ -19,6 +19,7 @@ from litmine.types import Article, Deletion, IngestReport, Passage
 
 if TYPE_CHECKING:
     from litmine.fetch.entrez import EntrezGateway, SearchWindow
+    from litmine.indexing import IndexReport
     from litmine.store import RunRecord, SavedQuery, Store, StoreCounts
 
 
@@ -483,3 +484,38 @@ def _vector_count(settings: Settings) -> int | None:
 
 def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
+
+
+def extract_entities(settings: Settings, *, rebuild: bool = False) -> int:
+    """Entity stage: run the NER pipeline over stored articles not processed yet.
+
+    Resumable: each batch of articles is committed with a processed mark, so a
+    re-run continues where a killed one stopped.
+
+    Returns:
+        Number of articles processed.
+    """
+    from litmine.entities import build_nlp, extract_store
+
+    ner = settings.ner
+    nlp = build_nlp(ner)
+    with open_store(settings) as store:
+        return extract_store(
+            store,
+            nlp,
+            rebuild=rebuild,
+            batch_articles=ner.batch_articles,
+            batch_size=ner.batch_size,
+            n_process=ner.n_process,
+            max_chars=ner.max_chars,
+        )
+
+
+def update_vector_index(settings: Settings) -> IndexReport:
+    """Embedding stage: bring the FAISS passage index up to date with the store."""
+    from litmine.embed import load_embedder
+    from litmine.indexing import update_index
+
+    embedder = load_embedder(settings.embed)
+    with open_store(settings) as store:
+        return update_index(store, embedder, settings)

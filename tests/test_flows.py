@@ -41,16 +41,25 @@ def test_nightly_flow_ingests_and_advances_watermark(
     )
     assert state.is_completed()
     reports = state.result()
-    assert reports == {"heart failure": "fetched 80 / new 80 / updated 0 / deleted 0 / failed 0"}
+    assert reports["heart failure"] == "fetched 80 / new 80 / updated 0 / deleted 0 / failed 0"
     assert pipeline.get_saved_query(saved.id, settings).watermark == until
     status = pipeline.status(settings)
     assert status.counts.articles == len(corpus)
+    # The entity and embedding stages ran on what was ingested.
+    with_text = status.counts.articles - status.counts.articles_without_abstract
+    assert 0 < with_text < 80  # the replayed records include the one without abstract
+    assert reports["entities"] == f"processed {with_text} articles"
+    assert status.counts.entities > 0
+    assert reports["index"].startswith(f"index built: {status.counts.passages} vectors")
+    assert status.vectors == status.counts.passages
     assert status.runs[0].kind == "nightly" and status.runs[0].status == "ok"
 
     # The next night starts from the watermark minus the overlap and finds nothing new.
     entrez_replay.clear()
     again = nightly_ingest(query=saved.id, data_dir=str(settings.data_dir), until=until)
     assert again["heart failure"].startswith("fetched 0 / new 0")
+    assert again["entities"] == "processed 0 articles"
+    assert "added 0, removed 0" in again["index"]
     mindates = {r.params.get("mindate") for r in entrez_replay.requests_for("esearch")}
     assert mindates == {"2024/02/23"}
 
