@@ -1619,19 +1619,8 @@ class Store:
         Returns:
             ``(pmid, score)`` pairs, best first; higher score is better.
         """
-        match = fts_query(query)
-        if match is None or k <= 0:
-            return []
-        w_title, w_abstract = ARTICLE_BM25_WEIGHTS
-        with self._errors():  # SQLite-specific: FTS5 MATCH and bm25()
-            rows = self._conn.execute(
-                "SELECT a.pmid, f.score FROM ("
-                f"  SELECT rowid, -bm25(articles_fts, {w_title}, {w_abstract}) AS score"
-                "   FROM articles_fts WHERE articles_fts MATCH ? ORDER BY score DESC LIMIT ?"
-                ") f JOIN articles a ON a.id = f.rowid ORDER BY f.score DESC",
-                (match, k),
-            ).fetchall()
-        return [(pmid, float(score)) for pmid, score in rows]
+        rows = self._bm25(query, k, "articles_fts", ARTICLE_BM25_WEIGHTS, "articles a ON a.id")
+        return [(pmid, score) for pmid, score in rows]
 
     def bm25_passages(self, query: str, k: int = 100) -> list[tuple[int, float]]:
         """Full-text search over passages (their text and their article's title).
@@ -1643,19 +1632,31 @@ class Store:
         Returns:
             ``(passage_id, score)`` pairs, best first; higher score is better.
         """
+        rows = self._bm25(query, k, "passages_fts", PASSAGE_BM25_WEIGHTS, "passages a ON a.pk")
+        return [(int(pid), score) for pid, score in rows]
+
+    def _bm25(
+        self, query: str, k: int, table: str, weights: tuple[float, float], join: str
+    ) -> list[tuple[Any, float]]:
+        """Top-k rows of one FTS5 table by BM25, joined back to their keys (``a.id``/``a.pmid``).
+
+        ``join`` names the owning table aliased ``a`` and its rowid column; the key
+        returned is ``a.pmid`` for articles and ``a.id`` for passages.
+        """
         match = fts_query(query)
         if match is None or k <= 0:
             return []
-        w_title, w_text = PASSAGE_BM25_WEIGHTS
+        key = "a.pmid" if table == "articles_fts" else "a.id"
+        w1, w2 = weights
         with self._errors():  # SQLite-specific: FTS5 MATCH and bm25()
             rows = self._conn.execute(
-                "SELECT p.id, f.score FROM ("
-                f"  SELECT rowid, -bm25(passages_fts, {w_title}, {w_text}) AS score"
-                "   FROM passages_fts WHERE passages_fts MATCH ? ORDER BY score DESC LIMIT ?"
-                ") f JOIN passages p ON p.pk = f.rowid ORDER BY f.score DESC",
+                f"SELECT {key}, f.score FROM ("
+                f"  SELECT rowid, -bm25({table}, {w1}, {w2}) AS score"
+                f"   FROM {table} WHERE {table} MATCH ? ORDER BY score DESC LIMIT ?"
+                f") f JOIN {join} = f.rowid ORDER BY f.score DESC",
                 (match, k),
             ).fetchall()
-        return [(int(pid), float(score)) for pid, score in rows]
+        return [(row[0], float(row[1])) for row in rows]
 
     # ---------------------------------------------------------------- entities
 
