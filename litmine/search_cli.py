@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from litmine.cli import DataDirOpt, JsonOpt, _dump, _settings, err, handle_errors, out
+from litmine.cli_common import DataDirOpt, JsonOpt, _dump, _settings, err, handle_errors, out
 
 if TYPE_CHECKING:
     from litmine.config import Settings

@@ -37,7 +37,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from litmine.cli import handle_errors as handle
+        from litmine.cli_common import handle_errors as handle
 
         return handle(func)(*args, **kwargs)
 
@@ -106,7 +106,7 @@ def ner_train(
     eval_frequency: Annotated[int, typer.Option(min=1, help="Steps between dev scores.")] = 200,
 ) -> None:
     """Train a CHEMICAL/DISEASE NER pipeline (tok2vec + ner) on PubTator corpora."""
-    from litmine.cli import out
+    from litmine.cli_common import out
     from litmine.ner.train import TrainConfig
     from litmine.ner.train import train as run_train
 
@@ -135,7 +135,7 @@ def ner_eval(
     as_json: JsonOpt = False,
 ) -> None:
     """Score a model on a PubTator corpus: exact span + label, per label and overall."""
-    from litmine.cli import out
+    from litmine.cli_common import out
     from litmine.config import NerSettings
     from litmine.entities import load_pipeline
     from litmine.ner.eval import evaluate
@@ -183,7 +183,7 @@ def entities_main(
     """Extract entities of stored articles not processed yet (resumable)."""
     if ctx.invoked_subcommand is not None:
         return
-    from litmine.cli import _progress, out
+    from litmine.cli_common import _progress, out
     from litmine.entities import build_nlp, extract_store
     from litmine.store import Store
 
@@ -216,7 +216,7 @@ def entities_top(
     as_json: JsonOpt = False,
 ) -> None:
     """The entities mentioned in the most articles."""
-    from litmine.cli import _dump, err, out
+    from litmine.cli_common import _dump, err, out
     from litmine.entities import top_entities
     from litmine.store import Store
 
@@ -251,7 +251,7 @@ def entities_pairs(
     as_json: JsonOpt = False,
 ) -> None:
     """Chemical-disease pairs co-mentioned in the most articles, with their PMIDs."""
-    from litmine.cli import _dump, out
+    from litmine.cli_common import _dump, out
     from litmine.entities import chemical_disease_pairs
     from litmine.store import Store
 

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from litmine.cli import DataDirOpt, _settings, err, handle_errors
+from litmine.cli_common import DataDirOpt, _settings, err, handle_errors
 
 __all__ = ["serve_command"]
 
