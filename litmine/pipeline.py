@@ -101,78 +101,26 @@ def store_records(
         report.unchanged += counts.unchanged + counts.skipped_older
         prog.advance(len(item))
 
-    writer = _BatchWriter(apply)
-    try:
-        for record in records:
-            if isinstance(record, Article):
-                report.fetched += 1
-                batch.append(record)
-                if len(batch) >= settings.ingest.commit_every:
-                    writer.put(batch)
-                    batch = []
-            elif isinstance(record, Deletion):
-                if batch:
-                    writer.put(batch)
-                    batch = []
-                writer.put(record)
-            else:
-                report.failed += 1
-                report.errors.append(record.one_line())
-        if batch:
-            writer.put(batch)
-    finally:
-        writer.close()
+    for record in records:
+        if isinstance(record, Article):
+            report.fetched += 1
+            batch.append(record)
+            if len(batch) >= settings.ingest.commit_every:
+                apply(batch)
+                batch = []
+        elif isinstance(record, Deletion):
+            if batch:
+                apply(batch)
+                batch = []
+            apply(record)
+        else:
+            report.failed += 1
+            report.errors.append(record.one_line())
+    if batch:
+        apply(batch)
     if after_commit is not None:
         after_commit()
     return report
-
-
-class _BatchWriter:
-    """Applies batches, in order, on one background thread.
-
-    sqlite3 releases the GIL while SQLite works (B-tree and FTS5 inserts), so
-    writing one batch overlaps with parsing the next: on two cores this is most
-    of the store's cost hidden behind the parser. Only this thread touches the
-    store until :meth:`close` returns.
-    """
-
-    _STOP = object()
-
-    def __init__(self, apply: Callable[[Any], None], depth: int = 2) -> None:
-        import queue
-        import threading
-
-        self._apply = apply
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=depth)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="litmine-writer", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            if item is self._STOP:
-                return
-            if self._error is None:
-                try:
-                    self._apply(item)
-                except BaseException as exc:  # handed to the caller's thread
-                    self._error = exc
-
-    def put(self, item: Any) -> None:
-        """Queue a batch (blocks while ``depth`` batches are waiting)."""
-        self._check()
-        self._queue.put(item)
-
-    def close(self) -> None:
-        """Wait until every queued batch is written; re-raise a writer failure."""
-        self._queue.put(self._STOP)
-        self._thread.join()
-        self._check()
-
-    def _check(self) -> None:
-        if self._error is not None:
-            raise self._error
 
 
 def _guarded(records: Iterator[Record], source: str) -> Iterator[Record]:
