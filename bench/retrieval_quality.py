@@ -28,6 +28,31 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from scifact_beir import DEFAULT_SRC, convert  # noqa: E402
 
+PUBMEDQA = ROOT.parent / "shared" / "data" / "pubmedqa" / "pqal_dev.json"
+
+
+def pubmedqa_beir(src: Path, out: Path, *, limit: int | None = None) -> dict[str, int]:
+    """PubMedQA dev as BEIR: each question's relevant document is its own abstract.
+
+    The question is the article's title in PubMedQA, so documents carry no title
+    (that would make retrieval trivial): only the contexts and the conclusion.
+    """
+    data = json.loads(src.read_text(encoding="utf-8"))
+    out.mkdir(parents=True, exist_ok=True)
+    items = list(data.items())[:limit]
+    with (
+        (out / "corpus.jsonl").open("w", encoding="utf-8") as corpus,
+        (out / "queries.jsonl").open("w", encoding="utf-8") as queries,
+        (out / "qrels.tsv").open("w", encoding="utf-8") as qrels,
+    ):
+        qrels.write("query-id\tcorpus-id\tscore\n")
+        for pmid, item in items:
+            text = " ".join([*item["CONTEXTS"], item.get("LONG_ANSWER") or ""]).strip()
+            corpus.write(json.dumps({"_id": pmid, "title": "", "text": text}) + "\n")
+            queries.write(json.dumps({"_id": f"q{pmid}", "text": item["QUESTION"]}) + "\n")
+            qrels.write(f"q{pmid}\t{pmid}\t1\n")
+    return {"docs": len(items), "queries": len(items), "qrels": len(items)}
+
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Convert, ingest, index and evaluate; return the result record."""
@@ -40,9 +65,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     result: dict[str, Any] = {"args": vars(args) | {"src": str(args.src), "out": str(args.out)}}
     with tempfile.TemporaryDirectory(prefix="litmine-retrieval-") as tmp:
         beir = Path(tmp) / "beir"
-        result["collection"] = convert(
-            args.src, beir, max_docs=args.max_docs, max_queries=args.max_queries
-        )
+        if args.dataset == "pubmedqa":
+            result["collection"] = pubmedqa_beir(args.pubmedqa, beir, limit=args.max_queries)
+        else:
+            result["collection"] = convert(
+                args.src, beir, max_docs=args.max_docs, max_queries=args.max_queries
+            )
         embed: dict[str, Any] = {"backend": args.backend}
         settings = load_settings(data_dir=Path(tmp) / "data", embed=embed)
         t0 = time.perf_counter()
@@ -77,7 +105,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dataset", choices=["scifact", "pubmedqa"], default="scifact")
     parser.add_argument("--src", type=Path, default=DEFAULT_SRC)
+    parser.add_argument("--pubmedqa", type=Path, default=PUBMEDQA)
     parser.add_argument("--max-docs", type=int, default=None)
     parser.add_argument("--max-queries", type=int, default=None)
     parser.add_argument("--backend", default="torch", help="embed.backend (onnx-int8 is fastest)")
@@ -85,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None, help="JSON result file")
     args = parser.parse_args(argv)
     result = run(args)
-    text = json.dumps(result, indent=2)
+    text = json.dumps(result, indent=2, default=str)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
