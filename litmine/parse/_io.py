@@ -11,7 +11,10 @@ import io
 import os
 import zlib
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO, BinaryIO
+
+from litmine.errors import ParseError
 
 __all__ = [
     "GZIP_MAGIC",
@@ -22,6 +25,7 @@ __all__ = [
     "open_source",
     "read_head",
     "source_name",
+    "text_lines",
 ]
 
 ByteSource = str | os.PathLike[str] | BinaryIO | bytes
@@ -202,3 +206,35 @@ def iter_lines(stream: PrefixedStream, chunk_size: int = 1 << 20) -> Iterator[by
             yield line + b"\n"
     if rest:
         yield rest
+
+
+@contextmanager
+def text_lines(source: ByteSource, what: str) -> Iterator[Iterator[bytes]]:
+    """Lines of a plain or gzipped text source, for the line-based readers.
+
+    Args:
+        source: Path, binary stream or bytes.
+        what: What the file should hold, for the "empty" message ("MEDLINE records").
+
+    Yields:
+        An iterator over the (inflated) lines, each with its line feed.
+
+    Raises:
+        ParseError: The input is empty, or its compressed data is corrupt or cut
+            short (also when that is found while the lines are being read).
+        OSError: The file cannot be opened.
+    """
+    name = source_name(source)
+    owned: list[IO[bytes] | GunzipStream] = []
+    try:
+        stream, head = open_source(source, 1024, owned)
+        if not head.strip(b"\xef\xbb\xbf \t\r\n"):
+            raise ParseError(f"{name} is empty: no {what} to read.")
+        yield iter_lines(stream)
+    except (EOFError, OSError, zlib.error) as exc:
+        if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
+            raise
+        raise ParseError(f"{name}: cannot read the compressed data ({exc}).") from exc
+    finally:
+        for handle in reversed(owned):
+            handle.close()

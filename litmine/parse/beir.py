@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import zlib
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
-from litmine.errors import ParseError, RecordError
-from litmine.parse._io import ByteSource, GunzipStream, iter_lines, open_source, source_name
+from litmine.errors import RecordError
+from litmine.parse._io import ByteSource, source_name, text_lines
 from litmine.parse.dates import month_number
 from litmine.parse.text import clean_text
 from litmine.types import AbstractSection, Article, ArticleSource, PubDate
@@ -170,12 +169,8 @@ def iter_beir_jsonl(source: ByteSource) -> Iterator[Article | RecordError]:
         OSError: The file cannot be opened.
     """
     name = source_name(source)
-    owned: list[IO[bytes] | GunzipStream] = []
-    try:
-        stream, head = open_source(source, 1024, owned)
-        if not head.strip(b"\xef\xbb\xbf \t\r\n"):
-            raise ParseError(f"{name} is empty: no JSON lines to read.")
-        for number, raw in enumerate(iter_lines(stream), start=1):
+    with text_lines(source, "JSON lines") as lines_in:
+        for number, raw in enumerate(lines_in, start=1):
             if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
                 raw = raw[3:]
             if not raw.strip():
@@ -190,10 +185,3 @@ def iter_beir_jsonl(source: ByteSource) -> Iterator[Article | RecordError]:
                 yield article_from_beir(doc)
             except Exception as exc:  # one bad line must not stop the file
                 yield RecordError(doc_id, f"{name} line {number}: {exc}")
-    except (EOFError, OSError, zlib.error) as exc:
-        if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
-            raise
-        raise ParseError(f"{name}: cannot read the compressed data ({exc}).") from exc
-    finally:
-        for handle in reversed(owned):
-            handle.close()

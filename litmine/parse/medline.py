@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import zlib
 from collections.abc import Iterator
-from typing import IO
 
-from litmine.errors import ParseError, RecordError
-from litmine.parse._io import ByteSource, GunzipStream, iter_lines, open_source, source_name
+from litmine.errors import RecordError
+from litmine.parse._io import ByteSource, source_name, text_lines
 from litmine.parse.dates import parse_free_date, safe_date
 from litmine.parse.text import clean_text
 from litmine.types import (
@@ -347,21 +345,10 @@ def iter_medline(source: ByteSource) -> Iterator[Article | RecordError]:
         OSError: The file cannot be opened.
     """
     name = source_name(source)
-    owned: list[IO[bytes] | GunzipStream] = []
-    try:
-        stream, head = open_source(source, 1024, owned)
-        if not head.strip(b"\xef\xbb\xbf \t\r\n"):
-            raise ParseError(f"{name} is empty: no MEDLINE records to read.")
-        for first, lines in _split_records(iter_lines(stream)):
+    with text_lines(source, "MEDLINE records") as lines_in:
+        for first, lines in _split_records(lines_in):
             pmid = _salvage_pmid(lines)
             try:
                 yield _build(_fields(lines))
             except Exception as exc:  # one bad record must not stop the file
                 yield RecordError(pmid, f"{name} record at line {first}: {exc}")
-    except (EOFError, OSError, zlib.error) as exc:
-        if isinstance(exc, FileNotFoundError | PermissionError | IsADirectoryError):
-            raise
-        raise ParseError(f"{name}: cannot read the compressed data ({exc}).") from exc
-    finally:
-        for handle in reversed(owned):
-            handle.close()
