@@ -459,11 +459,18 @@ def extract_entities(settings: Settings, *, rebuild: bool = False) -> int:
         )
 
 
-def update_vector_index(settings: Settings) -> IndexReport:
-    """Embedding stage: bring the FAISS passage index up to date with the store."""
+def update_vector_index(settings: Settings, *, rebuild: bool = False) -> IndexReport:
+    """Embedding stage: bring the FAISS passage index up to date with the store.
+
+    Args:
+        settings: Settings tree (model, backend, index).
+        rebuild: Embed every passage into a fresh index instead of updating.
+    """
     from litmine.embed import load_embedder
-    from litmine.indexing import update_index
+    from litmine.indexing import build_index, update_index
 
     embedder = load_embedder(settings.embed)
     with open_store(settings) as store:
+        if rebuild:
+            return build_index(store, embedder, settings)
         return update_index(store, embedder, settings)

@@ -20,6 +20,7 @@ from litmine.cli_common import DataDirOpt, JsonOpt, _dump, _settings, err, handl
 
 if TYPE_CHECKING:
     from litmine.config import Settings
+    from litmine.indexing import IndexReport
     from litmine.types import Hit
 
 __all__ = ["eval_app", "index_app", "search_command"]
@@ -49,18 +50,7 @@ def index_build(
     data_dir: DataDirOpt = None, backend: BackendOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Embed every passage and write a fresh vector index (the old one stays until done)."""
-    from litmine.embed import load_embedder
-    from litmine.indexing import build_index
-    from litmine.pipeline import open_store
-
-    settings = _index_settings(data_dir, backend)
-    embedder = load_embedder(settings.embed)
-    with open_store(settings) as store:
-        report = build_index(store, embedder, settings)
-    if as_json:
-        out.print_json(_dump(report))
-    else:
-        out.print(report.line(), markup=False, highlight=False)
+    _print_index_report(_run_index_stage(data_dir, backend, rebuild=True), as_json)
 
 
 @index_app.command("update")
@@ -69,14 +59,17 @@ def index_update(
     data_dir: DataDirOpt = None, backend: BackendOpt = None, as_json: JsonOpt = False
 ) -> None:
     """Add new passages to the index and drop deleted ones (builds it when missing)."""
-    from litmine.embed import load_embedder
-    from litmine.indexing import update_index
-    from litmine.pipeline import open_store
+    _print_index_report(_run_index_stage(data_dir, backend, rebuild=False), as_json)
 
-    settings = _index_settings(data_dir, backend)
-    embedder = load_embedder(settings.embed)
-    with open_store(settings) as store:
-        report = update_index(store, embedder, settings)
+
+def _run_index_stage(data_dir: Path | None, backend: str | None, *, rebuild: bool) -> IndexReport:
+    """Run the embedding stage with the flags' settings."""
+    from litmine.pipeline import update_vector_index
+
+    return update_vector_index(_index_settings(data_dir, backend), rebuild=rebuild)
+
+
+def _print_index_report(report: IndexReport, as_json: bool) -> None:
     if as_json:
         out.print_json(_dump(report))
     else:
