@@ -434,11 +434,18 @@ def _iso(day: dt.date | None) -> str | None:
     return day.isoformat() if day else None
 
 
-def extract_entities(settings: Settings, *, rebuild: bool = False) -> int:
+def extract_entities(
+    settings: Settings, *, rebuild: bool = False, progress: Progress | None = None
+) -> int:
     """Entity stage: run the NER pipeline over stored articles not processed yet.
 
     Resumable: each batch of articles is committed with a processed mark, so a
     re-run continues where a killed one stopped.
+
+    Args:
+        settings: Settings tree (NER model and batching).
+        rebuild: Delete all entities and extract them again.
+        progress: Optional progress sink, advanced per article.
 
     Returns:
         Number of articles processed.
@@ -448,6 +455,8 @@ def extract_entities(settings: Settings, *, rebuild: bool = False) -> int:
     ner = settings.ner
     nlp = build_nlp(ner)
     with open_store(settings) as store:
+        if progress is not None:
+            progress.total(None if rebuild else len(store.pmids_needing_entities()))
         return extract_store(
             store,
             nlp,
@@ -456,6 +465,7 @@ def extract_entities(settings: Settings, *, rebuild: bool = False) -> int:
             batch_size=ner.batch_size,
             n_process=ner.n_process,
             max_chars=ner.max_chars,
+            progress=progress.advance if progress is not None else None,
         )
 
 

@@ -183,23 +183,13 @@ def entities_main(
     """Extract entities of stored articles not processed yet (resumable)."""
     if ctx.invoked_subcommand is not None:
         return
+    from litmine import pipeline
     from litmine.cli_common import _progress, out
-    from litmine.entities import build_nlp, extract_store
-    from litmine.store import Store
 
     settings = _settings(data_dir, ner={"model": model})
-    ner = settings.ner
-    nlp = build_nlp(ner)
-    with Store.open(settings) as store, _progress("extracting entities") as bar:
-        if bar is not None:
-            bar.total(len(store.pmids_needing_entities()) if not rebuild else None)
-        n = extract_store(
-            store, nlp,
-            rebuild=rebuild, batch_articles=ner.batch_articles, batch_size=ner.batch_size,
-            n_process=ner.n_process, max_chars=ner.max_chars,
-            progress=bar.advance if bar is not None else None,
-        )  # fmt: skip
-        total = store.counts().entities
+    with _progress("extracting entities") as bar:
+        n = pipeline.extract_entities(settings, rebuild=rebuild, progress=bar)
+    total = pipeline.status(settings, runs=0).counts.entities
     out.print(f"processed {n} articles / entities {total}", markup=False, highlight=False)
 
 
