@@ -1,17 +1,22 @@
 """NER quality and throughput on the BC5CDR dev set; prints (and writes) JSON.
 
 Quality: precision/recall/F1 per label and overall, exact span + label, on
-``title + " " + abstract`` of the PubTator dev file (litmine.ner.eval).
+``title + " " + abstract`` of the PubTator dev file (litmine.ner.eval), of the
+extraction pipeline (``build_nlp``: abbreviation detector and document-level
+post-processing, as ``litmine ner eval`` and ``litmine entities`` run it) and of
+the same pipeline with ``ner.postprocess`` off.
 
 Speed, in the same run and on the same abstracts:
 - ``baseline``: plain ``spacy.load(model)`` + ``nlp.pipe`` over the texts;
-- ``litmine``: the full extraction (biomedical tokenizer, abbreviation detector,
-  NER, normalisation and MeSH lookup, passage mapping, and SQLite storage through
-  ``extract_store``) on the same abstracts stored as articles and passages.
+- ``litmine``: the full extraction (biomedical tokenizer, NER, abbreviation
+  detector, post-processing, normalisation and MeSH lookup, passage mapping, and
+  SQLite storage through ``extract_store``) on the same abstracts stored as
+  articles and passages.
 
 Usage:
     .venv/bin/python bench/ner_quality.py [--model litmine-bc5cdr] \
-        [--corpus ../shared/data/bc5cdr/CDR_DevelopmentSet.PubTator.txt] [--limit N] [--out r.json]
+        [--corpus ../shared/data/bc5cdr/CDR_DevelopmentSet.PubTator.txt] [--limit N] \
+        [--no-postprocess] [--out r.json]
 """
 
 from __future__ import annotations
@@ -30,7 +35,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from litmine.config import NerSettings, PassageSettings  # noqa: E402
-from litmine.entities import build_nlp, extract_store, load_pipeline  # noqa: E402
+from litmine.entities import (  # noqa: E402
+    build_nlp,
+    extract_store,
+    load_pipeline,
+    postprocess_description,
+)
 from litmine.ner.eval import evaluate  # noqa: E402
 from litmine.ner.pubtator import read_pubtator  # noqa: E402
 from litmine.passages import split_article  # noqa: E402
@@ -46,14 +56,33 @@ def main() -> None:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     ap.add_argument("--limit", type=int, default=None, help="first N abstracts only")
     ap.add_argument("--batch-size", type=int, default=32)
+    ap.add_argument(
+        "--no-postprocess",
+        action="store_true",
+        help="time the full extraction with ner.postprocess off",
+    )
     ap.add_argument("--out", type=Path, default=None)
     args = ap.parse_args()
 
     docs = list(read_pubtator(args.corpus))[: args.limit]
     texts = [d.text for d in docs]
 
+    quality = {}
+    for postprocess in (True, False):
+        settings = NerSettings(
+            model=args.model, batch_size=args.batch_size, postprocess=postprocess
+        )
+        scored = build_nlp(settings)
+        scores = evaluate(scored, args.corpus, limit=args.limit, batch_size=args.batch_size)
+        key = "postprocess" if postprocess else "no_postprocess"
+        quality[key] = {
+            "pipeline": scored.pipe_names,
+            "steps": postprocess_description(scored),
+            **scores.as_dict(),
+        }
+        del scored
+
     plain = load_pipeline(args.model)
-    scores = evaluate(plain, args.corpus, limit=args.limit, batch_size=args.batch_size)
 
     # Baseline: plain nlp.pipe of the same model (warm-up on a few texts first).
     list(plain.pipe(texts[:8]))
@@ -61,7 +90,11 @@ def main() -> None:
     n_ents = sum(len(d.ents) for d in plain.pipe(texts, batch_size=args.batch_size))
     baseline_s = time.perf_counter() - t0
 
-    nlp = build_nlp(NerSettings(model=args.model, batch_size=args.batch_size))
+    nlp = build_nlp(
+        NerSettings(
+            model=args.model, batch_size=args.batch_size, postprocess=not args.no_postprocess
+        )
+    )
     list(nlp.pipe(texts[:8]))
     with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "bench.db") as store:
         articles = [Article(pmid=d.pmid, title=d.title, abstract=d.abstract) for d in docs]
@@ -76,7 +109,7 @@ def main() -> None:
         "model": args.model,
         "corpus": str(args.corpus.name),
         "abstracts": len(docs),
-        "quality": scores.as_dict(),
+        "quality": quality,
         "speed": {
             "baseline_nlp_pipe": {
                 "seconds": round(baseline_s, 3),
@@ -87,7 +120,10 @@ def main() -> None:
                 "seconds": round(full_s, 3),
                 "abstracts_per_second": round(n_articles / full_s, 2),
                 "entities_stored": stored,
-                "stages": "tokenizer, abbreviations, NER, normalisation + MeSH, storage",
+                "stages": "tokenizer, NER, abbreviations, post-processing, normalisation + "
+                "MeSH, storage",
+                "pipeline": nlp.pipe_names,
+                "postprocess": postprocess_description(nlp),
             },
             "overhead_ratio": round(full_s / baseline_s, 3),
         },

@@ -280,6 +280,13 @@ class NerSettings(_Section):
         description="Resolve abbreviations (scispaCy AbbreviationDetector over the whole "
         "abstract) and normalise short forms to their long forms.",
     )
+    postprocess: bool = Field(
+        True,
+        description="Document-level consistency after NER (litmine_consistency component): "
+        "label every short form of an abbreviation whose long form is tagged and vice versa, "
+        "tag every other occurrence of a tagged string, and split a trailing hyphen or full "
+        "stop off an entity. Label-free; +2 F1 on BC5CDR dev with litmine-bc5cdr.",
+    )
     linker: str | None = Field(
         None,
         description="scispaCy EntityLinker knowledge base ('mesh', 'umls', 'rxnorm'...); None "

@@ -37,6 +37,7 @@ __all__ = [
     "MODELS_DIR",
     "EntityCount",
     "PairCount",
+    "add_postprocess",
     "build_nlp",
     "chemical_disease_pairs",
     "extract",
@@ -45,6 +46,7 @@ __all__ = [
     "load_pipeline",
     "model_path",
     "normalize",
+    "postprocess_description",
     "top_entities",
 ]
 
@@ -204,6 +206,41 @@ def _add_linker(nlp: Language, settings: NerSettings) -> None:
         ) from exc
 
 
+def add_postprocess(nlp: Language, *, abbreviations: bool = True) -> None:
+    """Add the ``litmine_consistency`` component to a pipeline, in the right place.
+
+    It goes right after ``ner`` and after ``abbreviation_detector`` when the
+    pipeline has one (its abbreviation step reads the detector's output;
+    without the detector that step is switched off), so an entity linker added
+    later links the final entities.
+
+    Args:
+        nlp: A pipeline with a ``ner`` component.
+        abbreviations: Run the abbreviation step (needs the detector).
+
+    Raises:
+        ConfigError: The pipeline has no enabled ``ner`` component.
+    """
+    from litmine.ner.consistency import FACTORY  # registers the factory (imports spaCy)
+
+    names = nlp.pipe_names
+    if "ner" not in names:
+        raise ConfigError("post-processing needs a 'ner' component", "set ner.postprocess = false")
+    has_detector = "abbreviation_detector" in names
+    # Right after the later of the two, hence before a linker appended afterwards.
+    after = max((n for n in ("ner", "abbreviation_detector") if n in names), key=names.index)
+    nlp.add_pipe(FACTORY, config={"abbreviations": abbreviations and has_detector}, after=after)
+
+
+def postprocess_description(nlp: Language) -> str:
+    """The post-processing steps a pipeline runs, in words (``"none"`` without the component)."""
+    from litmine.ner.consistency import FACTORY
+
+    if FACTORY not in nlp.pipe_names:
+        return "none"
+    return nlp.get_pipe(FACTORY).options.describe()  # type: ignore[attr-defined]
+
+
 def build_nlp(settings: NerSettings | None = None) -> Language:
     """Load the NER pipeline named in the settings, ready for :func:`extract`.
 
@@ -212,7 +249,10 @@ def build_nlp(settings: NerSettings | None = None) -> Language:
 
     Returns:
         The pipeline, with scispaCy's abbreviation detector appended (when
-        ``abbreviations`` is on) and its entity linker (when ``linker`` is set).
+        ``abbreviations`` is on), then litmine's document-level consistency
+        component (when ``postprocess`` is on; see
+        :mod:`litmine.ner.consistency`), then scispaCy's entity linker (when
+        ``linker`` is set, so it links the final entities).
         Components other than NER that the extraction does not need (tagger,
         parser, lemmatizer) are disabled, keeping a sentence source for the
         detector.
@@ -239,6 +279,8 @@ def build_nlp(settings: NerSettings | None = None) -> Language:
         import scispacy.abbreviation  # noqa: F401  (registers "abbreviation_detector")
 
         nlp.add_pipe("abbreviation_detector", config={"make_serializable": True})
+    if settings.postprocess:
+        add_postprocess(nlp, abbreviations=settings.abbreviations)
     if settings.linker:
         _add_linker(nlp, settings)
     # Texts longer than max_chars are chunked by extract(); allow exactly that much.

@@ -132,19 +132,36 @@ def ner_train(
 def ner_eval(
     corpus: Annotated[Path, typer.Option("--corpus", help="PubTator file with gold mentions.")],
     model: ModelOpt = None,
+    postprocess: Annotated[
+        bool | None,
+        typer.Option(
+            "--postprocess/--no-postprocess",
+            help="Document-level consistency after NER (default: ner.postprocess, on).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Score a model on a PubTator corpus: exact span + label, per label and overall."""
+    """Score a model on a PubTator corpus: exact span + label, per label and overall.
+
+    The pipeline is built exactly as for `litmine entities` (abbreviation detector,
+    post-processing), so the scores are those of the extraction.
+    """
     from litmine.cli_common import out
-    from litmine.config import NerSettings
-    from litmine.entities import load_pipeline
+    from litmine.entities import build_nlp, postprocess_description
     from litmine.ner.eval import evaluate
 
-    name = model or NerSettings().model
-    scores = evaluate(load_pipeline(name), corpus)
+    settings = _settings(None, ner={"model": model, "postprocess": postprocess}).ner
+    nlp = build_nlp(settings)
+    scores = evaluate(nlp, corpus, batch_size=settings.batch_size)
+    steps = postprocess_description(nlp)
     if as_json:
-        out.print_json(json.dumps(scores.as_dict()))
+        info = {"model": settings.model, "pipeline": nlp.pipe_names, "postprocess": steps}
+        out.print_json(json.dumps({**info, **scores.as_dict()}))
         return
+    header = (
+        f"model {settings.model}; pipeline {', '.join(nlp.pipe_names)}; post-processing: {steps}"
+    )
+    out.print(header, markup=False, highlight=False, soft_wrap=True)
     for label, s in [*sorted(scores.per_label.items()), ("overall", scores.overall)]:
         out.print(
             f"{label:<9} P {s.precision:.4f}  R {s.recall:.4f}  F1 {s.f1:.4f}  "
