@@ -76,6 +76,59 @@ def _print_index_report(report: IndexReport, as_json: bool) -> None:
         out.print(report.line(), markup=False, highlight=False)
 
 
+@index_app.command("adapt")
+@handle_errors
+def index_adapt(
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Folder for the adapted sentence-transformers model.")
+    ],
+    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the articles.")] = 1,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", help="Articles per step (in-batch negatives).")
+    ] = 32,
+    learning_rate: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-5,
+    max_articles: Annotated[
+        int | None, typer.Option("--max-articles", help="Sample at most this many articles.")
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Fine-tune the embedding model on this collection's title -> passage pairs (no labels)."""
+    from litmine.adapt import AdaptParams, adapt_from_store
+    from litmine.cli_common import _progress
+    from litmine.pipeline import open_store
+
+    settings = _settings(data_dir)
+    params = AdaptParams(
+        epochs=epochs,
+        batch_size=batch_size,
+        learning_rate=learning_rate,
+        max_articles=max_articles,
+        seed=seed,
+    )
+    with open_store(settings, read_only=True) as store, _progress("adapting") as bar:
+
+        def step(done: int, total: int, loss: float) -> None:
+            if bar is not None:
+                bar.total(total)
+                bar.advance(1)
+
+        report = adapt_from_store(store, settings, out_dir, params, progress=step)
+    if as_json:
+        out.print_json(_dump(report.as_dict()))
+        return
+    out.print(
+        f"adapted {report.base_model} on {report.articles} articles in {report.steps} steps "
+        f"({report.seconds:.0f}s, loss {report.first_loss:.3f} -> {report.last_loss:.3f}): "
+        f"{report.model_dir}. Use it with LITMINE_EMBED_MODEL={report.model_dir} "
+        "(or embed.model) and rebuild: litmine index build",
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
+
+
 @index_app.command("verify")
 @handle_errors
 def index_verify(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
