@@ -29,18 +29,22 @@ Token counting:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from litmine.config import PassageSettings
 from litmine.errors import ConfigError, MissingDependencyError
 from litmine.types import Article, Passage
 
+if TYPE_CHECKING:
+    from litmine.config import PassageSettings
+
 __all__ = [
     "PYSBD_MAX_CHARS",
+    "PassageConfig",
     "estimate_tokens",
     "passage_id",
     "regex_sentences",
@@ -63,8 +67,34 @@ _ASCII_RUNS = bytes.maketrans(
     bytes(range(128)), bytes(ord("a") if b in _ASCII_WORD else ord(" ") for b in range(128))
 )
 _WORD_RE = re.compile(r"\S+")
-_DEFAULT_SETTINGS = PassageSettings.model_validate({})
 _MASK63 = (1 << 63) - 1
+
+
+class PassageConfig(Protocol):
+    """What splitting reads of its settings; :class:`~litmine.config.PassageSettings` fits.
+
+    Parse worker processes pass a plain namespace with these attributes, so
+    that they need not import the settings machinery (pydantic) at all.
+    """
+
+    @property
+    def max_tokens(self) -> int:
+        """Most word pieces in a passage."""
+
+    @property
+    def target_tokens(self) -> int:
+        """Size sentences are packed up to."""
+
+    @property
+    def splitter(self) -> str:
+        """Sentence splitter name."""
+
+
+@functools.cache
+def _default_settings() -> PassageSettings:
+    from litmine.config import PassageSettings
+
+    return PassageSettings.model_validate({})
 
 
 def estimate_tokens(text: str) -> int:
@@ -129,7 +159,6 @@ _ABBREVIATIONS = frozenset((
 # Both branches start with one character class so the scan stays fast (~15 µs
 # per abstract; the naive alternation was four times slower).
 _BOUNDARY_RE = re.compile(r"[.!?\n](?:(?<=\n)\s*|(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9]))")
-_LAST_WORD_RE = re.compile(r"(\S+)$")
 _DOTTED_RE = re.compile(r"(?:[A-Za-z]\.){2,}$")
 
 
@@ -151,17 +180,25 @@ def regex_sentences(text: str) -> list[tuple[int, int]]:
     for match in _BOUNDARY_RE.finditer(text):
         end = match.start()
         if text[end] in ".!?":
-            word = _LAST_WORD_RE.search(text, max(0, end - 30), end + 1)
-            if word is not None:
-                token = word.group(1).lower().lstrip("(\"'[")
-                if token[:-1] in _ABBREVIATIONS or _DOTTED_RE.search(token):
-                    continue
+            # The last word up to the mark (at most 31 characters back): what
+            # the regex (\S+)$ would find there, but split() is faster.
+            token = text[max(0, end - 30) : end + 1].split()[-1].lower().lstrip("(\"'[")
+            if token[:-1] in _ABBREVIATIONS or (
+                token.count(".") > 1 and _DOTTED_RE.search(token) is not None
+            ):
+                continue
             # Keep the punctuation and any closing quotes/brackets with the sentence.
             end += len(match.group(0).rstrip())
         spans.append((start, end))
         start = match.end()
     spans.append((start, len(text)))
-    return [span for span in (_trim(text, s, e) for s, e in spans) if span[0] < span[1]]
+    out: list[tuple[int, int]] = []
+    for s, e in spans:
+        if s < e and (text[s].isspace() or text[e - 1].isspace()):
+            s, e = _trim(text, s, e)
+        if s < e:
+            out.append((s, e))
+    return out
 
 
 class _PysbdSplitter:
@@ -286,7 +323,7 @@ class _Packer:
     that they add up: a passage costs ``overhead + sum(unit costs)``.
     """
 
-    def __init__(self, text: str, settings: PassageSettings, counter: TokenCounter | None) -> None:
+    def __init__(self, text: str, settings: PassageConfig, counter: TokenCounter | None) -> None:
         self.text = text
         self.max = settings.max_tokens
         self.target = min(settings.target_tokens, settings.max_tokens)
@@ -313,8 +350,15 @@ class _Packer:
         ):
             return [(start, end)]
         units: list[tuple[int, int, int]] = []
-        for s, e in self.splitter(self.text[start:end]):
-            units.extend(self._units(start + s, start + e))
+        text, count, overhead, limit = self.text, self.count, self.overhead, self.max
+        for s, e in self.splitter(text[start:end]):
+            s += start
+            e += start
+            c = count(text[s:e]) - overhead
+            if c + overhead <= limit:  # the common case of _units, inlined
+                units.append((s, e, c))
+            else:
+                units.extend(self._units(s, e))
         if sum(c for _, _, c in units) + self.overhead <= self.target and (
             not self.verify or self.cost(start, end) + self.overhead <= self.max
         ):
@@ -441,7 +485,7 @@ def _section_spans(article: Article) -> list[tuple[int, int, str | None]]:
 
 def split_article(
     article: Article,
-    settings: PassageSettings | None = None,
+    settings: PassageConfig | None = None,
     *,
     count_tokens: TokenCounter | None = None,
 ) -> list[Passage]:
@@ -469,7 +513,7 @@ def split_article(
     abstract = article.abstract
     if not abstract or abstract.isspace():
         return []
-    packer = _Packer(abstract, settings or _DEFAULT_SETTINGS, count_tokens)
+    packer = _Packer(abstract, settings or _default_settings(), count_tokens)
     passages: list[Passage] = []
     for sec_start, sec_end, label in _section_spans(article):
         for start, end in packer.pack(sec_start, sec_end):

@@ -7,20 +7,23 @@ typed report. None of them prints; progress goes through an optional callback.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
-from litmine.config import Settings
 from litmine.errors import InputError, LitmineError, ParseError
 from litmine.types import Article, Deletion, IngestReport, Passage
 
 if TYPE_CHECKING:
+    from litmine.config import PassageSettings, Settings
     from litmine.fetch.entrez import EntrezGateway, SearchWindow
     from litmine.indexing import IndexReport
-    from litmine.store import RunRecord, SavedQuery, Store, StoreCounts
+    from litmine.parse.pubmed_xml import ChunkResult, PubmedChunk
+    from litmine.store import PreparedArticle, RunRecord, SavedQuery, Store, StoreCounts
 
 
 class Progress(Protocol):
@@ -41,7 +44,7 @@ class _NoProgress:
         pass
 
 
-Record = Article | Deletion | LitmineError
+Record: TypeAlias = "Article | PreparedArticle | Deletion | LitmineError"
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> Store:
@@ -75,7 +78,9 @@ def store_records(
 
     Args:
         store: Open writable store.
-        records: Parsed records, e.g. from :func:`litmine.parse.read_file`.
+        records: Parsed records, e.g. from :func:`litmine.parse.read_file`;
+            articles may come prepared (:func:`litmine.store.prepare_article`,
+            passages included), as the parallel file reader sends them.
         settings: Settings (batch size, passage splitting).
         progress: Optional progress sink.
         after_commit: Called after the last batch is committed, inside no
@@ -87,9 +92,9 @@ def store_records(
     report = IngestReport()
     prog = progress or _NoProgress()
     split = _splitter(settings)
-    batch: list[Article] = []
+    batch: list[Article | PreparedArticle] = []
 
-    def apply(item: list[Article] | Deletion) -> None:
+    def apply(item: list[Article | PreparedArticle] | Deletion) -> None:
         if isinstance(item, Deletion):
             with store.transaction():
                 report.deleted += store.delete_articles([item.pmid])
@@ -102,20 +107,20 @@ def store_records(
         prog.advance(len(item))
 
     for record in records:
-        if isinstance(record, Article):
+        if isinstance(record, Deletion):
+            if batch:
+                apply(batch)
+                batch = []
+            apply(record)
+        elif isinstance(record, LitmineError):
+            report.failed += 1
+            report.errors.append(record.one_line())
+        else:
             report.fetched += 1
             batch.append(record)
             if len(batch) >= settings.ingest.commit_every:
                 apply(batch)
                 batch = []
-        elif isinstance(record, Deletion):
-            if batch:
-                apply(batch)
-                batch = []
-            apply(record)
-        else:
-            report.failed += 1
-            report.errors.append(record.one_line())
     if batch:
         apply(batch)
     if after_commit is not None:
@@ -138,16 +143,25 @@ def ingest_files(
     settings: Settings,
     *,
     progress: Progress | None = None,
+    workers: int | None = None,
 ) -> IngestReport:
     """Ingest local PubMed XML (.xml/.xml.gz), MEDLINE text or BEIR JSONL files.
 
     Re-running on the same files is safe: unchanged records are skipped, newer
     versions replace older ones and nothing is duplicated.
 
+    PubMed XML beyond its first few MB is parsed, and its rows prepared, in
+    worker processes while this process writes the database: the file is
+    streamed in chunks of whole records, with a bounded number in flight, and
+    records are applied in file order, so commits, counts, errors and
+    resumability are those of a sequential read.
+
     Args:
         paths: Files to read; each is sniffed for its format.
         settings: Settings tree.
         progress: Optional progress sink.
+        workers: Parse processes for PubMed XML; None uses one per CPU (at
+            most four), 0 parses in this process.
 
     Returns:
         Summed counts over all files.
@@ -155,24 +169,344 @@ def ingest_files(
     Raises:
         InputError: A path does not exist or has an unknown format.
     """
-    from litmine.parse import detect_format, read_file
+    from litmine.parse import detect_format
 
     files = [Path(p) for p in paths]
+    formats: list[str] = []
     for path in files:
         if not path.is_file():
             raise InputError(f"no such file: {path}", "check the path given to --file")
-        detect_format(path)  # fail fast on an unknown format before writing anything
+        formats.append(detect_format(path))  # fail fast before writing anything
     total = IngestReport()
     with open_store(settings) as store:
-        for path in files:
-            with tracked_run(store, "file", {"path": str(path)}) as report:
+        for path, fmt in zip(files, formats, strict=True):
+            with (
+                tracked_run(store, "file", {"path": str(path)}) as report,
+                _file_records(path, fmt, settings, workers) as records,
+            ):
                 report.add(
-                    store_records(
-                        store, _guarded(read_file(path), str(path)), settings, progress=progress
-                    )
+                    store_records(store, _guarded(records, str(path)), settings, progress=progress)
                 )
             total.add(report)
     return total
+
+
+@contextmanager
+def _file_records(
+    path: Path, fmt: str, settings: Settings, workers: int | None
+) -> Iterator[Iterator[Record]]:
+    """The records of one file; PubMed XML through a pool of parse processes."""
+    from litmine.parse import read_file
+
+    if workers is None:
+        workers = _default_workers()
+    if fmt != "pubmed_xml" or workers <= 0:
+        yield read_file(path, fmt)
+        return
+    from litmine.parse.pubmed_xml import map_pubmed_xml
+
+    # A file this big on disk (even gzipped) is big enough for workers from the
+    # start; smaller ones get them only once they prove long enough.
+    start_at = 0 if path.stat().st_size >= _PARALLEL_MIN_BYTES else _PARALLEL_MIN_BYTES
+    with _ChunkPool(workers, settings.passages, start_at=start_at) as pool:
+        yield map_pubmed_xml(path, pool, chunk_bytes=_CHUNK_BYTES)
+
+
+# --------------------------------------------------------------------------- parse workers
+
+# XML per chunk sent to a worker: large enough to amortise the per-chunk costs
+# (pickling, a parser, a pipe round trip), small enough to keep workers busy.
+_CHUNK_BYTES = 1 << 20
+# XML parsed in this process before workers are started: a worker costs about
+# 0.2 s of start-up, the time to parse this much, so small files never wait.
+_PARALLEL_MIN_BYTES = 4 << 20
+# More workers than this cannot go faster: one process writes the database,
+# and it keeps up with about three parsing.
+_MAX_WORKERS = 4
+
+
+def _default_workers() -> int:
+    """One parse process per CPU this process may use, up to :data:`_MAX_WORKERS`."""
+    import sys
+
+    if getattr(sys, "frozen", False):  # a bundled app: sys.executable runs the app
+        return 0
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, _MAX_WORKERS))
+
+
+def _prepare_chunk(chunk: PubmedChunk, split: Callable[[Article], list[Passage]]) -> ChunkResult:
+    """Parse a chunk and turn its articles into store rows (runs in a worker)."""
+    from litmine.parse.pubmed_xml import parse_chunk
+    from litmine.store import prepare_article
+
+    items, count, end_line = parse_chunk(chunk)
+    prepared = [prepare_article(x, split) if isinstance(x, Article) else x for x in items]
+    return prepared, count, end_line
+
+
+def _worker_main() -> None:
+    """Entry point of a parse process: chunks in on stdin, prepared rows out on stdout.
+
+    Messages are pickles, one after the other: first the passage settings as
+    a dict, then one chunk per message; each answer is ``(True, result)`` or
+    ``(False, traceback text)``. End of input ends the process. The settings
+    come as a plain namespace so the worker never imports pydantic.
+    """
+    import pickle
+    import signal
+    import sys
+    import traceback
+    from types import SimpleNamespace
+
+    from litmine.passages import split_article
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # a stray print must not corrupt the answers
+    passages = SimpleNamespace(**pickle.load(source))
+
+    def split(article: Article) -> list[Passage]:
+        return split_article(article, passages)
+
+    while True:
+        try:
+            chunk = pickle.load(source)
+        except EOFError:
+            return
+        try:
+            answer: tuple[bool, Any] = (True, _prepare_chunk(chunk, split))
+        except Exception:  # reported to the parent, which raises it
+            answer = (False, traceback.format_exc())
+        pickle.dump(answer, sink, protocol=pickle.HIGHEST_PROTOCOL)
+        sink.flush()
+
+
+_WORKER_CODE = (
+    "import os, sys; sys.path[:] = os.environ.pop('LITMINE_WORKER_SYS_PATH').split(os.pathsep); "
+    "from litmine.pipeline import _worker_main; _worker_main()"
+)
+
+
+class _Worker:
+    """One parse process, with a thread writing it chunks and one reading its answers.
+
+    Pipes hold only 64 KiB, far less than a chunk or an answer. The writing
+    thread spares the caller a blocking write; the reading thread takes each
+    answer as soon as it is ready, so the worker never waits for the caller
+    to come round to it before it can start on its next chunk.
+    """
+
+    def __init__(self, passages: PassageSettings) -> None:
+        import pickle
+        import queue
+        import subprocess
+        import sys
+        import threading
+
+        # The child gets this process's import path, so it imports litmine
+        # (and everything else) from where this process did.
+        env = dict(os.environ, LITMINE_WORKER_SYS_PATH=os.pathsep.join(sys.path))
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        self._jobs: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self._answers: queue.SimpleQueue[tuple[bool, Any] | BaseException] = queue.SimpleQueue()
+        self._jobs.put(pickle.dumps(passages.model_dump(), protocol=pickle.HIGHEST_PROTOCOL))
+        self._threads = [
+            threading.Thread(target=self._write, name="litmine-parse-writer", daemon=True),
+            threading.Thread(target=self._read, name="litmine-parse-reader", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def _write(self) -> None:
+        stdin = self._proc.stdin
+        assert stdin is not None
+        try:
+            while (payload := self._jobs.get()) is not None:
+                stdin.write(payload)
+                stdin.flush()
+            stdin.close()
+        except OSError:
+            pass  # the worker died; the reading thread reports it
+
+    def _read(self) -> None:
+        import pickle
+
+        stdout = self._proc.stdout
+        assert stdout is not None
+        while True:
+            try:
+                self._answers.put(pickle.load(stdout))
+            except (EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+                # The worker is gone (or its pipe closed): result() reports it
+                # if an answer was still expected.
+                self._answers.put(exc)
+                return
+
+    def submit(self, chunk: PubmedChunk) -> None:
+        """Queue a chunk for this worker."""
+        import pickle
+
+        self._jobs.put(pickle.dumps(chunk, protocol=pickle.HIGHEST_PROTOCOL))
+
+    def result(self) -> ChunkResult:
+        """The answer to the oldest chunk not yet answered (waits for it)."""
+        answer = self._answers.get()
+        if isinstance(answer, BaseException):
+            self._answers.put(answer)  # every later call fails the same way
+            raise LitmineError(
+                f"a parse worker process stopped unexpectedly (exit code {self._proc.poll()})",
+                "see the messages above; ingest with workers=0 to parse in-process",
+            ) from answer
+        ok, value = answer
+        if not ok:
+            raise RuntimeError(f"parse worker failed:\n{value}")
+        result: ChunkResult = value
+        return result
+
+    def close(self, *, kill: bool) -> None:
+        """Stop the worker: let it finish its input, or kill it at once."""
+        import subprocess
+
+        self._jobs.put(None)
+        if kill:
+            self._proc.kill()
+        try:
+            self._proc.wait(timeout=None if kill else 30)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            self._proc.wait()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
+class _ChunkPool:
+    """Maps :func:`_prepare_chunk` over chunks in worker processes, results in order.
+
+    Chunk ``i`` goes to worker ``i % workers`` and each worker answers in the
+    order it was fed, so reading the workers round-robin gives the results in
+    file order. At most :attr:`in_flight` chunks (about 1 MB of XML each) are
+    read ahead, so memory stays bounded whatever the file size. The first
+    ``start_at`` bytes are parsed in this process, so a small file pays no
+    start-up cost.
+
+    Workers are fresh interpreters (``python -c``), not forks: this process
+    may hold threads and an open database, and multiprocessing's spawn would
+    re-run the caller's main script in every worker.
+    """
+
+    def __init__(
+        self, workers: int, passages: PassageSettings, *, start_at: int | None = None
+    ) -> None:
+        self.size = workers
+        self.passages = passages
+        self.start_at = _PARALLEL_MIN_BYTES if start_at is None else start_at
+        self.in_flight = 4 * workers
+        self._workers: list[_Worker] = []
+        self._feeder: _Feeder | None = None
+
+    def __enter__(self) -> _ChunkPool:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        # After an error the caller may never close the record iterator: stop
+        # reading here, then the workers.
+        if self._feeder is not None:
+            self._feeder.stop()
+        workers, self._workers = self._workers, []
+        for worker in workers:
+            worker.close(kill=exc_type is not None)
+
+    def __call__(self, chunks: Iterator[PubmedChunk]) -> Iterator[ChunkResult]:
+        from litmine.parse.pubmed_xml import parse_chunk
+
+        # The first start_at bytes are parsed here; a file that ends before
+        # never starts a worker. The store splits the articles parsed here when
+        # it writes them.
+        parsed = 0
+        for chunk in chunks:
+            if parsed >= self.start_at:
+                yield from self._in_workers(itertools.chain((chunk,), chunks))
+                return
+            parsed += len(chunk.data)
+            yield parse_chunk(chunk)
+
+    def _in_workers(self, chunks: Iterator[PubmedChunk]) -> Iterator[ChunkResult]:
+        if not self._workers:
+            self._workers = [_Worker(self.passages) for _ in range(self.size)]
+        self._feeder = feeder = _Feeder(chunks, self._workers, self.in_flight)
+        try:
+            while (worker := feeder.next_worker()) is not None:
+                yield worker.result()
+        finally:
+            feeder.stop()
+            self._feeder = None
+
+
+class _Feeder:
+    """Reads the file and hands chunks to the workers from a thread of its own.
+
+    The caller spends most of its time writing the database; reading and
+    cutting the next chunks meanwhile (zlib and SQLite release the GIL) keeps
+    the workers busy. The queue of fed workers, one entry per chunk in file
+    order, is bounded: that bounds the chunks in flight.
+    """
+
+    def __init__(self, chunks: Iterator[PubmedChunk], workers: list[_Worker], limit: int) -> None:
+        import queue
+        import threading
+
+        self._chunks = chunks
+        self._workers = workers
+        self._fed: queue.Queue[_Worker | BaseException | None] = queue.Queue(maxsize=limit)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="litmine-parse-feed", daemon=True)
+        self._thread.start()
+
+    def _put(self, item: _Worker | BaseException | None) -> bool:
+        import queue
+
+        while not self._stopping.is_set():
+            try:
+                self._fed.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _run(self) -> None:
+        try:
+            for i, chunk in enumerate(self._chunks):
+                worker = self._workers[i % len(self._workers)]
+                worker.submit(chunk)
+                if not self._put(worker):
+                    return
+        except BaseException as exc:  # handed to the caller, who raises it
+            self._put(exc)
+            return
+        self._put(None)
+
+    def next_worker(self) -> _Worker | None:
+        """The worker holding the next chunk in file order; None after the last."""
+        item = self._fed.get()
+        if isinstance(item, BaseException):
+            raise item
+        return item
+
+    def stop(self) -> None:
+        """Stop reading (after the last chunk, or when the caller gives up early)."""
+        self._stopping.set()
+        self._thread.join()
 
 
 def _failure_status(exc: BaseException) -> str:

@@ -21,10 +21,16 @@ Concurrency:
 
 Full text:
     ``articles_fts`` indexes title + abstract (external content: the
-    ``articles`` table, kept in sync by triggers). ``passages_fts`` indexes each
-    passage's text plus its article's title (external content: the
-    ``passage_search`` view); the store maintains it explicitly because a
-    passage's title lives in another table.
+    ``articles`` table). ``passages_fts`` indexes each passage's text plus its
+    article's title (external content: the ``passage_search`` view). The store
+    maintains both explicitly, one statement per table and batch: triggers
+    would make FTS5 flush its pending index at every row (see ``_V3``).
+
+Bulk ingest:
+    :func:`prepare_article` turns an article into the rows written for it
+    (JSON record, content hash, filter rows, passages). It needs no database,
+    so ingest runs it in worker processes and the writer only executes
+    statements (:meth:`Store.upsert_articles` takes prepared articles too).
 
 Vector index hand-off:
     Every passage added or removed is logged in ``passage_changes`` with an
@@ -51,19 +57,23 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, SupportsInt
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, NamedTuple, SupportsInt
 
 try:  # orjson comes with prefect; it serialises records ~20x faster than json
     import orjson
 except ImportError:  # pragma: no cover - exercised only without prefect
     orjson = None  # type: ignore[assignment]
 
-from litmine.config import Settings
 from litmine.errors import InputError, StoreError
 from litmine.types import Article, Entity, IngestReport, Passage, to_jsonable
+
+if TYPE_CHECKING:
+    # Imported lazily at run time: parse worker processes load this module for
+    # prepare_article and should not pay for numpy and pydantic-settings.
+    import numpy as np
+    import numpy.typing as npt
+
+    from litmine.config import Settings
 
 __all__ = [
     "MIGRATIONS",
@@ -74,12 +84,15 @@ __all__ = [
     "Migration",
     "PairCount",
     "PassageChange",
+    "PassageRow",
+    "PreparedArticle",
     "RunRecord",
     "SavedQuery",
     "Store",
     "StoreCounts",
     "UpsertCounts",
     "fts_query",
+    "prepare_article",
 ]
 
 RUN_STATUSES = ("running", "ok", "partial", "failed", "interrupted")
@@ -459,9 +472,20 @@ _V2 = (
     )""",
 )
 
+_V3 = (
+    # The store now writes articles_fts itself, one executemany per batch. A
+    # trigger made every article insert a two-table statement, and FTS5 flushes
+    # its pending index at each such statement's savepoint: one new segment per
+    # article, then merges. That was 4x the cost of tokenising the text.
+    "DROP TRIGGER articles_fts_insert",
+    "DROP TRIGGER articles_fts_delete",
+    "DROP TRIGGER articles_fts_update",
+)
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration(1, "initial schema", _V1),
     Migration(2, "entity extraction bookkeeping", _V2),
+    Migration(3, "article full-text entries written by the store, not by triggers", _V3),
 )
 """The schema history, oldest first; append new steps, never edit old ones."""
 
@@ -482,8 +506,8 @@ _ARTICLE_FIELDS = (
     "pmc_id, language, has_abstract, is_retracted, source, content_hash, record, updated_at"
 )
 _INSERT_ARTICLE = (
-    f"INSERT INTO articles (pmid, {_ARTICLE_FIELDS}, created_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO articles (id, pmid, {_ARTICLE_FIELDS}, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _UPDATE_ARTICLE = (
     "UPDATE articles SET "
@@ -499,6 +523,13 @@ _PASSAGE_SELECT = (
     "FROM passages p JOIN articles a ON a.pmid = p.pmid"
 )
 _LOG_CHANGE = "INSERT INTO passage_changes (passage_id, op) VALUES (?, ?)"
+# SQLite-specific (FTS5): index an article / drop the index entries of articles
+# while their stored title and abstract are still in place.
+_FTS_ADD_ARTICLE = "INSERT INTO articles_fts (rowid, title, abstract) VALUES (?, ?, ?)"
+_FTS_DROP_ARTICLE = (
+    "INSERT INTO articles_fts (articles_fts, rowid, title, abstract) "
+    "SELECT 'delete', id, title, abstract FROM articles WHERE pmid = ?"
+)
 # SQLite-specific (FTS5): index a passage / drop the index entries of passages
 # while their text and title are still in place.
 _FTS_ADD_PASSAGE = "INSERT INTO passages_fts (rowid, title, text) VALUES (?, ?, ?)"
@@ -647,15 +678,70 @@ def _dumps(value: Any) -> bytes:
     ).encode("utf-8", "surrogatepass")
 
 
+def _field_expr(tp: Any, var: str, depth: int) -> str:
+    """Python expression giving what orjson writes for ``var`` (of type ``tp``)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        inner = _field_expr(options[0], var, depth) if len(options) == 1 else var
+        return var if inner == var else f"(None if {var} is None else {inner})"
+    if origin is list:
+        item = f"v{depth}"
+        inner = _field_expr(typing.get_args(tp)[0], item, depth + 1)
+        return var if inner == item else f"[{inner} for {item} in {var}]"
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _dataclass_expr(tp, var, depth)
+    return var  # str, numbers, enums, dates, dicts, Any: orjson's own business
+
+
+def _dataclass_expr(tp: type, var: str, depth: int) -> str:
+    hints = typing.get_type_hints(tp)
+    items = [
+        f"{f.name!r}: {_field_expr(hints[f.name], f'{var}.{f.name}', depth)}"
+        for f in dataclasses.fields(tp)
+        if not f.name.startswith("_")  # orjson leaves these out of dataclasses
+    ]
+    return "{" + ", ".join(items) + "}"
+
+
+@functools.cache
+def _record_builder(tp: type) -> Callable[[Any], dict[str, Any]]:
+    """Compile a function giving the dict that orjson writes for a ``tp`` dataclass.
+
+    orjson walks slotted dataclasses through ``__dataclass_fields__``, about
+    3 µs per object: 50 µs for a record with a long author list and MeSH
+    terms. The same keys and values as one nested literal (generated from
+    the type annotations, so new fields are picked up) serialise to the same
+    bytes four times faster.
+    """
+    source = f"def build(o):\n    return {_dataclass_expr(tp, 'o', 0)}\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, f"<litmine record builder for {tp.__name__}>", "exec"), namespace)
+    build: Callable[[Any], dict[str, Any]] = namespace["build"]
+    return build
+
+
 def _dump_record(article: Article) -> bytes:
-    """JSON of a whole record; orjson walks the slotted dataclasses natively (fast path)."""
+    """JSON of a whole record without its title and abstract (stored in columns).
+
+    Byte for byte what ``orjson.dumps`` makes of the article with both blanked;
+    the content hash is taken over these bytes, so they must never change.
+    """
     if orjson is not None:
         try:
-            data: bytes = orjson.dumps(article)
+            record = _record_builder(Article)(article)
+        except (AttributeError, TypeError):  # values not of their annotated types
+            record = None
+        try:
+            if record is None:
+                data: bytes = orjson.dumps(dataclasses.replace(article, title="", abstract=""))
+            else:
+                record["title"] = record["abstract"] = ""
+                data = orjson.dumps(record)
             return data
         except TypeError:  # e.g. integers beyond 64 bits in metadata
             pass
-    return _dumps(_encoder(Article)(article))
+    return _dumps(_encoder(Article)(dataclasses.replace(article, title="", abstract="")))
 
 
 def _loads(data: str) -> Any:
@@ -716,11 +802,54 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def _article_row(article: Article, now: str) -> tuple[Any, ...]:
-    """Row values for articles (``_ARTICLE_FIELDS`` order, without pmid/created_at)."""
+PassageRow = tuple[int, int, str | None, int, int, str]
+"""A passage as the store writes it: ``(id, index, section, start, end, text)``."""
+
+
+class PreparedArticle(NamedTuple):
+    """An article turned into the rows :meth:`Store.upsert_articles` writes for it.
+
+    Made by :func:`prepare_article`, which needs no database: bulk ingest builds
+    these in worker processes, and they pickle as plain tuples of strings and
+    numbers (far cheaper to send than the article itself).
+
+    Attributes:
+        pmid: The article's PMID.
+        version: Its version (a higher one replaces a lower one).
+        title: Its title (also indexed with each passage).
+        row: Values of the ``articles`` columns from ``version`` to ``record``
+            (``_ARTICLE_FIELDS`` without the timestamps).
+        pub_types: Distinct publication types, first occurrence first.
+        mesh: Distinct ``(descriptor_name, descriptor_ui, major)`` rows.
+        chemicals: Distinct ``(name, ui)`` rows.
+        passages: The passages to store, or None to store none.
+    """
+
+    pmid: str
+    version: int
+    title: str
+    row: tuple[Any, ...]
+    pub_types: list[str]
+    mesh: list[tuple[str, str | None, int]]
+    chemicals: list[tuple[str, str | None]]
+    passages: list[PassageRow] | None
+
+    @property
+    def content_hash(self) -> str:
+        """Hash of everything stored for the article but its timestamps."""
+        value: str = self.row[_HASH_POS]
+        return value
+
+
+_HASH_POS = 14  # index of content_hash in PreparedArticle.row
+_ABSTRACT_POS = 2  # index of abstract in PreparedArticle.row
+
+
+def _article_row(article: Article) -> tuple[Any, ...]:
+    """Row values for articles (``_ARTICLE_FIELDS`` order, without pmid and timestamps)."""
     # Title and abstract have their own columns; not storing them twice halves
     # the text kept per article.
-    record_json = _dump_record(dataclasses.replace(article, title="", abstract=""))
+    record_json = _dump_record(article)
     digest = hashlib.blake2b(record_json, digest_size=16)
     for part in (article.title, article.abstract):
         digest.update(b"\x00")
@@ -743,44 +872,59 @@ def _article_row(article: Article, now: str) -> tuple[Any, ...]:
         article.source.value,
         digest.hexdigest(),
         record_json.decode("utf-8", "surrogatepass"),
-        now,
     )
 
 
-_HASH_POS = 14  # index of content_hash in an _article_row tuple
-
-
-def _side_rows(
-    articles: Sequence[Article],
-) -> tuple[list[tuple[str, str]], list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    """Rows of the filter tables, one per (pmid, value): the first of any repeats wins."""
-    pub_types = [(a.pmid, t) for a in articles for t in dict.fromkeys(a.publication_types)]
-    mesh: list[tuple[Any, ...]] = []
-    chemicals: list[tuple[Any, ...]] = []
-    for a in articles:
-        names: set[str] = set()
-        for m in a.mesh_headings:
-            if m.descriptor_name not in names:
-                names.add(m.descriptor_name)
-                mesh.append((a.pmid, m.descriptor_name, m.descriptor_ui, int(m.major_topic)))
-        names = set()
-        for c in a.chemicals:
-            if c.name not in names:
-                names.add(c.name)
-                chemicals.append((a.pmid, c.name, c.ui))
-    return pub_types, mesh, chemicals
-
-
-def _checked(article: Article, passages: list[Passage]) -> list[Passage]:
-    """Reject passages a split function made for another article."""
+def _passage_rows(article: Article, passages: list[Passage]) -> list[PassageRow]:
+    """Rows of an article's passages; rejects passages a split function made for another."""
+    pmid = article.pmid
+    rows: list[PassageRow] = []
     for p in passages:
-        if p.pmid != article.pmid:
-            raise ValueError(f"split() returned a passage of {p.pmid} for article {article.pmid}")
-    return passages
+        if p.pmid != pmid:
+            raise ValueError(f"split() returned a passage of {p.pmid} for article {pmid}")
+        rows.append((p.id, p.index, p.section, p.start, p.end, p.text))
+    return rows
 
 
-def _passage_row(pk: int, p: Passage) -> tuple[Any, ...]:
-    return (pk, p.id, p.pmid, p.index, p.section, p.start, p.end, p.text)
+def prepare_article(
+    article: Article, split: Callable[[Article], list[Passage]] | None = None
+) -> PreparedArticle:
+    """Turn an article into the rows the store writes for it (no database needed).
+
+    Filter rows are de-duplicated per article: the first of any repeats wins.
+
+    Args:
+        article: The article.
+        split: Makes its passages; None stores none.
+
+    Returns:
+        The prepared article, for :meth:`Store.upsert_articles`.
+
+    Raises:
+        ValueError: ``split`` returned a passage of another article.
+    """
+    mesh: list[tuple[str, str | None, int]] = []
+    names: set[str] = set()
+    for m in article.mesh_headings:
+        if m.descriptor_name not in names:
+            names.add(m.descriptor_name)
+            mesh.append((m.descriptor_name, m.descriptor_ui, int(m.major_topic)))
+    chemicals: list[tuple[str, str | None]] = []
+    names = set()
+    for c in article.chemicals:
+        if c.name not in names:
+            names.add(c.name)
+            chemicals.append((c.name, c.ui))
+    return PreparedArticle(
+        article.pmid,
+        article.version,
+        article.title,
+        _article_row(article),
+        list(dict.fromkeys(article.publication_types)),
+        mesh,
+        chemicals,
+        None if split is None else _passage_rows(article, split(article)),
+    )
 
 
 def _passage(row: Sequence[Any]) -> Passage:
@@ -1111,7 +1255,7 @@ class Store:
 
     def upsert_articles(
         self,
-        articles: Iterable[Article],
+        articles: Iterable[Article | PreparedArticle],
         *,
         split: Callable[[Article], list[Passage]] | None = None,
         batch_size: int = 500,
@@ -1130,10 +1274,13 @@ class Store:
 
         Args:
             articles: Articles, in order; a PMID repeated later in the stream
-                is applied after the earlier one.
-            split: Makes an article's passages (e.g. ``functools.partial(
-                split_article, settings=...)``); None stores no passages (and
-                drops those of replaced articles, which no longer match).
+                is applied after the earlier one. :class:`PreparedArticle`
+                items (see :func:`prepare_article`) carry their passages
+                already and are written as they are.
+            split: Makes a plain article's passages (e.g. ``functools.partial(
+                split_article, settings=...)``), only for articles written;
+                None stores no passages (and drops those of replaced
+                articles, which no longer match).
             batch_size: Articles per batch of statements.
 
         Returns:
@@ -1146,91 +1293,109 @@ class Store:
         counts = UpsertCounts()
         with self.transaction(), self._errors():
             now = _now()
-            batch: list[Article] = []
+            batch: list[tuple[PreparedArticle, Article | None]] = []
             seen: set[str] = set()
-            for article in articles:
-                if article.pmid in seen or len(batch) >= batch_size:
+            for item in articles:
+                entry: tuple[PreparedArticle, Article | None] = (
+                    (prepare_article(item), item) if isinstance(item, Article) else (item, None)
+                )
+                pmid = entry[0].pmid
+                if pmid in seen or len(batch) >= batch_size:
                     self._upsert_batch(batch, split, counts, now)
                     batch, seen = [], set()
-                batch.append(article)
-                seen.add(article.pmid)
+                batch.append(entry)
+                seen.add(pmid)
             if batch:
                 self._upsert_batch(batch, split, counts, now)
         return counts
 
     def _upsert_batch(
         self,
-        batch: list[Article],
+        batch: list[tuple[PreparedArticle, Article | None]],
         split: Callable[[Article], list[Passage]] | None,
         counts: UpsertCounts,
         now: str,
     ) -> None:
         conn = self._conn
-        stored: dict[str, tuple[int, str]] = {}
-        for chunk in _chunks([a.pmid for a in batch]):
-            for pmid, version, content_hash in conn.execute(
-                "SELECT pmid, version, content_hash FROM articles "
+        stored: dict[str, tuple[int, int, str]] = {}
+        for chunk in _chunks([prep.pmid for prep, _ in batch]):
+            for pmid, rowid, version, content_hash in conn.execute(
+                "SELECT pmid, id, version, content_hash FROM articles "
                 f"WHERE pmid IN ({_marks(len(chunk))})",
                 chunk,
             ):
-                stored[pmid] = (version, content_hash)
+                stored[pmid] = (rowid, version, content_hash)
 
-        inserts: list[tuple[Article, tuple[Any, ...]]] = []
-        updates: list[tuple[Article, tuple[Any, ...]]] = []
-        for article in batch:
-            old = stored.get(article.pmid)
-            if old is not None and article.version < old[0]:
+        inserts: list[PreparedArticle] = []
+        updates: list[tuple[int, PreparedArticle]] = []
+        passages: dict[str, list[PassageRow]] = {}
+        for prep, article in batch:
+            old = stored.get(prep.pmid)
+            if old is not None and prep.version < old[1]:
                 counts.skipped_older += 1
                 continue
-            row = _article_row(article, now)
             if old is None:
-                inserts.append((article, row))
-            elif article.version == old[0] and row[_HASH_POS] == old[1]:
+                inserts.append(prep)
+            elif prep.version == old[1] and prep.content_hash == old[2]:
                 counts.unchanged += 1
+                continue
             else:
-                updates.append((article, row))
-
-        passages: dict[str, list[Passage]] = {}
-        if split is not None:
-            for article, _ in (*inserts, *updates):
-                passages[article.pmid] = _checked(article, split(article))
+                updates.append((old[0], prep))
+            # Plain articles are split only when written: re-ingesting an
+            # unchanged file costs no sentence splitting.
+            if article is not None and split is not None:
+                passages[prep.pmid] = _passage_rows(article, split(article))
+            else:
+                passages[prep.pmid] = prep.passages or []
 
         if updates:
-            self._apply_updates(updates, passages, counts)
+            self._apply_updates(updates, passages, counts, now)
         if inserts:
-            conn.executemany(_INSERT_ARTICLE, [(a.pmid, *row, now) for a, row in inserts])
-            self._insert_side_rows([a for a, _ in inserts])
-            new_passages = [p for a, _ in inserts for p in passages.get(a.pmid, ())]
-            titles = {a.pmid: a.title for a, _ in inserts}
-            self._index_passages(
-                [(pk, titles[p.pmid], p.text) for pk, p in self._insert_passages(new_passages)]
+            # We hold the write lock, so MAX(id) + n cannot collide; explicit
+            # ids let the full-text rows go in as one plain insert per article.
+            (top,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()
+            conn.executemany(
+                _INSERT_ARTICLE,
+                [(top + i, p.pmid, *p.row, now, now) for i, p in enumerate(inserts, 1)],
             )
+            conn.executemany(
+                _FTS_ADD_ARTICLE,
+                [(top + i, p.title, p.row[_ABSTRACT_POS]) for i, p in enumerate(inserts, 1)],
+            )
+            self._insert_side_rows(inserts)
+            new_passages = [(p.pmid, p.title, row) for p in inserts for row in passages[p.pmid]]
+            self._index_passages(self._insert_passages(new_passages))
             counts.new += len(inserts)
             counts.passages_added += len(new_passages)
 
     def _apply_updates(
         self,
-        updates: list[tuple[Article, tuple[Any, ...]]],
-        passages: Mapping[str, list[Passage]],
+        updates: list[tuple[int, PreparedArticle]],
+        passages: Mapping[str, list[PassageRow]],
         counts: UpsertCounts,
+        now: str,
     ) -> None:
         conn = self._conn
-        pmids = [a.pmid for a, _ in updates]
-        # Drop the passages' full-text entries while the old title is in place:
-        # FTS5 needs the indexed values to remove them.
-        conn.executemany(_FTS_DROP_PASSAGES_OF, [(pmid,) for pmid in pmids])
+        keys = [(p.pmid,) for _, p in updates]
+        # Drop the full-text entries while the old title and abstract are in
+        # place: FTS5 needs the indexed values to remove them.
+        conn.executemany(_FTS_DROP_PASSAGES_OF, keys)
+        conn.executemany(_FTS_DROP_ARTICLE, keys)
         for table in ("article_pub_types", "article_mesh", "article_chemicals"):
-            conn.executemany(f"DELETE FROM {table} WHERE pmid = ?", [(p,) for p in pmids])
-        conn.executemany(_UPDATE_ARTICLE, [(*row, a.pmid) for a, row in updates])
-        self._insert_side_rows([a for a, _ in updates])
+            conn.executemany(f"DELETE FROM {table} WHERE pmid = ?", keys)
+        conn.executemany(_UPDATE_ARTICLE, [(*p.row, now, p.pmid) for _, p in updates])
+        conn.executemany(
+            _FTS_ADD_ARTICLE, [(rowid, p.title, p.row[_ABSTRACT_POS]) for rowid, p in updates]
+        )
+        self._insert_side_rows([p for _, p in updates])
         self._sync_passages(
-            [(a, passages.get(a.pmid, [])) for a, _ in updates], counts, reindex_kept=True
+            [(p.pmid, p.title, passages[p.pmid]) for _, p in updates], counts, reindex_kept=True
         )
         counts.updated += len(updates)
 
     def _sync_passages(
         self,
-        items: Sequence[tuple[Article, list[Passage]]],
+        items: Sequence[tuple[str, str, list[PassageRow]]],
         counts: UpsertCounts,
         *,
         reindex_kept: bool,
@@ -1241,7 +1406,7 @@ class Store:
         the others are removed or added and logged in the change log.
 
         Args:
-            items: Articles with their new passages.
+            items: ``(pmid, title, passage rows)`` per article.
             counts: Receives passages_added / passages_removed.
             reindex_kept: The caller already dropped every full-text entry of
                 these articles (their title changes), so kept passages are
@@ -1251,7 +1416,7 @@ class Store:
             Per article, whether its passages changed.
         """
         conn = self._conn
-        pmids = [a.pmid for a, _ in items]
+        pmids = [pmid for pmid, _, _ in items]
         old_ids: dict[str, set[int]] = {pmid: set() for pmid in pmids}
         pks: dict[int, int] = {}
         for chunk in _chunks(pmids):
@@ -1261,16 +1426,16 @@ class Store:
                 old_ids[pmid].add(pid)
                 pks[pid] = pk
         removed: list[int] = []
-        kept: list[Passage] = []
-        added: list[Passage] = []
+        kept: list[tuple[str, PassageRow]] = []
+        added: list[tuple[str, str, PassageRow]] = []
         changed: list[bool] = []
-        for article, new in items:
-            old = old_ids[article.pmid]
-            gone = sorted(old.difference(p.id for p in new))
+        for pmid, title, new in items:
+            old = old_ids[pmid]
+            gone = sorted(old.difference(row[0] for row in new))
             removed.extend(gone)
-            fresh = [p for p in new if p.id not in old]
+            fresh = [(pmid, title, row) for row in new if row[0] not in old]
             added.extend(fresh)
-            kept.extend(p for p in new if p.id in old)
+            kept.extend((title, row) for row in new if row[0] in old)
             changed.append(bool(gone or fresh))
         if removed:
             if not reindex_kept:
@@ -1282,19 +1447,20 @@ class Store:
             # section label can have moved. Entities of these passages stay.
             conn.executemany(
                 "UPDATE passages SET section = ?, char_start = ?, char_end = ? WHERE id = ?",
-                [(p.section, p.start, p.end, p.id) for p in kept],
+                [(row[2], row[3], row[4], row[0]) for _, row in kept],
             )
-        titles = {a.pmid: a.title for a, _ in items}
-        fts_rows = [(pk, titles[p.pmid], p.text) for pk, p in self._insert_passages(added)]
+        fts_rows = self._insert_passages(added)
         if reindex_kept:
-            fts_rows.extend((pks[p.id], titles[p.pmid], p.text) for p in kept)
+            fts_rows.extend((pks[row[0]], title, row[5]) for title, row in kept)
         self._index_passages(fts_rows)
         counts.passages_added += len(added)
         counts.passages_removed += len(removed)
         return changed
 
-    def _insert_side_rows(self, articles: Sequence[Article]) -> None:
-        pub_types, mesh, chemicals = _side_rows(articles)
+    def _insert_side_rows(self, articles: Sequence[PreparedArticle]) -> None:
+        pub_types = [(a.pmid, t) for a in articles for t in a.pub_types]
+        mesh = [(a.pmid, *m) for a in articles for m in a.mesh]
+        chemicals = [(a.pmid, *c) for a in articles for c in a.chemicals]
         conn = self._conn
         if pub_types:
             conn.executemany(
@@ -1311,16 +1477,30 @@ class Store:
                 "INSERT INTO article_chemicals (pmid, name, ui) VALUES (?, ?, ?)", chemicals
             )
 
-    def _insert_passages(self, passages: Sequence[Passage]) -> list[tuple[int, Passage]]:
-        """Insert passages with fresh ascending ``pk`` values; return them paired."""
+    def _insert_passages(
+        self, passages: Sequence[tuple[str, str, PassageRow]]
+    ) -> list[tuple[int, str, str]]:
+        """Insert ``(pmid, title, row)`` passages with fresh ascending ``pk`` values.
+
+        Returns:
+            Their ``(pk, title, text)`` full-text rows.
+        """
         if not passages:
             return []
         # We hold the write lock, so MAX(pk) + n cannot collide.
         (top,) = self._conn.execute("SELECT COALESCE(MAX(pk), 0) FROM passages").fetchone()
-        paired = list(enumerate(passages, start=top + 1))
-        self._conn.executemany(_INSERT_PASSAGE, [_passage_row(pk, p) for pk, p in paired])
-        self._conn.executemany(_LOG_CHANGE, [(p.id, "add") for p in passages])
-        return paired
+        self._conn.executemany(
+            _INSERT_PASSAGE,
+            [(pk, row[0], pmid, *row[1:]) for pk, (pmid, _, row) in enumerate(passages, top + 1)],
+        )
+        # One statement for the whole log entry set: per-row inserts would each
+        # read and write the AUTOINCREMENT counter.
+        self._conn.execute(
+            "INSERT INTO passage_changes (passage_id, op) "
+            "SELECT id, 'add' FROM passages WHERE pk > ? ORDER BY pk",
+            (top,),
+        )
+        return [(pk, title, row[5]) for pk, (_, title, row) in enumerate(passages, top + 1)]
 
     def _index_passages(self, rows: list[tuple[int, str, str]]) -> None:
         """Add ``(pk, title, text)`` rows to the passage full-text index.
@@ -1361,12 +1541,16 @@ class Store:
                     chunk,
                 )
                 conn.execute(
+                    "INSERT INTO articles_fts (articles_fts, rowid, title, abstract) "
+                    f"SELECT 'delete', id, title, abstract FROM articles WHERE pmid IN ({marks})",
+                    chunk,
+                )
+                conn.execute(
                     "INSERT INTO passage_changes (passage_id, op) "
                     f"SELECT id, 'del' FROM passages WHERE pmid IN ({marks}) ORDER BY pmid, idx",
                     chunk,
                 )
-                # Passages, entities and side tables follow by ON DELETE CASCADE;
-                # the article's FTS entry by trigger.
+                # Passages, entities and side tables follow by ON DELETE CASCADE.
                 deleted += conn.execute(
                     f"DELETE FROM articles WHERE pmid IN ({marks})", chunk
                 ).rowcount
@@ -1404,7 +1588,7 @@ class Store:
         )
         with self.transaction(), self._errors():
             for batch in self._article_batches(where, pmids, batch_size):
-                items = [(a, _checked(a, split(a))) for a in batch]
+                items = [(a.pmid, a.title, _passage_rows(a, split(a))) for a in batch]
                 for changed in self._sync_passages(items, counts, reindex_kept=False):
                     if changed:
                         counts.updated += 1
@@ -1576,6 +1760,8 @@ class Store:
         """All passage ids, ascending, as an int64 array (FAISS-ready)."""
         with self._errors():
             cursor = self._conn.execute("SELECT id FROM passages ORDER BY id")
+            import numpy as np
+
             return np.fromiter((row[0] for row in cursor), dtype=np.int64)
 
     def passage_changes_since(self, seq: int = 0, limit: int | None = None) -> list[PassageChange]:
@@ -2183,6 +2369,8 @@ class Store:
                 "ORDER BY id",
                 (json.dumps(list(pmids)),),
             )
+            import numpy as np
+
             return np.fromiter((row[0] for row in cursor), dtype=np.int64)
 
     def bm25_passages_within(
@@ -2211,6 +2399,51 @@ class Store:
                 "   ORDER BY score DESC LIMIT ?"
                 ") f JOIN passages p ON p.pk = f.rowid ORDER BY f.score DESC",
                 (match, json.dumps(list(pmids)), k),
+            ).fetchall()
+        return [(int(pid), float(score)) for pid, score in rows]
+
+    def bm25_article_passages(
+        self, query: str, k: int = 100, pmids: Iterable[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """Passages of the best ``k`` articles by article-level BM25, scored by their article.
+
+        Whole-abstract BM25 ranks articles better than BM25 over single
+        passages (short passages give noisy term statistics): on the SciFact
+        training claims nDCG@10 0.695 against 0.658. Every passage of a hit
+        article carries the article's score, so fusion with passage-level
+        dense scores picks the article's best passage.
+
+        Args:
+            query: Free text; made safe by :func:`fts_query`.
+            k: Most articles whose passages are returned.
+            pmids: Only these articles; None for all.
+
+        Returns:
+            ``(passage_id, article_score)`` pairs, best article first, each
+            article's passages in text order; higher score is better.
+        """
+        match = fts_query(query)
+        if match is None or k <= 0:
+            return []
+        w_title, w_abstract = ARTICLE_BM25_WEIGHTS
+        within = ""
+        params: list[Any] = [match]
+        if pmids is not None:
+            within = (
+                " AND rowid IN (SELECT id FROM articles WHERE pmid IN "
+                "(SELECT value FROM json_each(?)))"
+            )
+            params.append(json.dumps(list(pmids)))
+        params.append(k)
+        with self._errors():  # SQLite-specific: FTS5 MATCH, bm25() and json_each
+            rows = self._conn.execute(
+                "SELECT p.id, f.score FROM ("
+                f"  SELECT rowid, -bm25(articles_fts, {w_title}, {w_abstract}) AS score"
+                f"   FROM articles_fts WHERE articles_fts MATCH ?{within}"
+                "   ORDER BY score DESC LIMIT ?"
+                ") f JOIN articles a ON a.id = f.rowid JOIN passages p ON p.pmid = a.pmid"
+                " ORDER BY f.score DESC, p.idx",
+                params,
             ).fetchall()
         return [(int(pid), float(score)) for pid, score in rows]
 

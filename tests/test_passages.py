@@ -317,3 +317,13 @@ def test_scispacy_without_model_names_the_install() -> None:
     article = Article(pmid="7", abstract="Some text here. " * 40)
     with pytest.raises(MissingDependencyError, match="en_core_sci_sm"):
         split_article(article, PassageSettings(splitter="scispacy"))
+
+
+def test_any_object_with_the_settings_fields_will_do(real_articles: list[Article]) -> None:
+    # Parse worker processes pass a plain namespace instead of the pydantic model.
+    from types import SimpleNamespace
+
+    settings = PassageSettings(max_tokens=64, target_tokens=32)
+    plain = SimpleNamespace(**settings.model_dump())
+    for article in real_articles[:200]:
+        assert split_article(article, plain) == split_article(article, settings)

@@ -10,7 +10,7 @@ import pytest
 
 from litmine import pipeline
 from litmine.config import Settings, load_settings
-from litmine.errors import EntrezUnavailableError, InputError
+from litmine.errors import EntrezUnavailableError, InputError, LitmineError
 from tests.conftest import shared_path
 from tests.entrez_replay import Corpus, EntrezReplay, Fault, closed_port_url
 
@@ -257,3 +257,183 @@ def test_saved_query_validation(settings: Settings) -> None:
     assert pipeline.remove_saved_query(first.id, settings)
     with pytest.raises(InputError, match="no saved query"):
         pipeline.get_saved_query(first.id, settings)
+
+
+# --------------------------------------------------------------------------- parse workers
+
+
+def _recorded_records() -> list[bytes]:
+    records = []
+    for path in recorded_files():
+        data = path.read_bytes()
+        start = data.find(b"<PubmedArticle>")
+        while start >= 0:
+            end = data.index(b"</PubmedArticle>", start) + len(b"</PubmedArticle>")
+            records.append(data[start:end])
+            start = data.find(b"<PubmedArticle>", end)
+    return records
+
+
+def _big_file(tmp_path: Path, copies: int = 6, *, cut: int | None = None) -> Path:
+    """The recorded articles again and again with fresh PMIDs, gzipped, plus odd records."""
+    parts = [b'<?xml version="1.0" ?>\n<PubmedArticleSet>\n']
+    for i, record in enumerate(_recorded_records() * copies):
+        pmid = record[record.index(b"<PMID") :].split(b">", 1)[1].split(b"<", 1)[0]
+        parts.append(record.replace(b">" + pmid + b"<", b">%d<" % (80000000 + i)) + b"\n")
+        if i == 7:
+            broken = "<PubmedArticle><MedlineCitation><Article/></MedlineCitation></PubmedArticle>"
+            parts.append(broken.encode() + b"\n")
+        if i == 20:
+            parts.append(_article_xml("80000002", 2, "A newer version").encode() + b"\n")
+        if i == 30:
+            parts.append(b"<DeleteCitation><PMID>80000005</PMID></DeleteCitation>\n")
+    parts.append(b"</PubmedArticleSet>\n")
+    data = b"".join(parts)
+    path = tmp_path / "big.xml.gz"
+    path.write_bytes(gzip.compress(data if cut is None else data[:cut]))
+    return path
+
+
+def _stored_rows(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
+    """Everything ingest writes but timestamps and run bookkeeping, in a stable order."""
+    import sqlite3
+
+    queries = {
+        "articles": "SELECT id, pmid, version, title, abstract, journal, journal_iso, pub_year, "
+        "pub_date, entrez_date, doi, pmc_id, language, has_abstract, is_retracted, source, "
+        "content_hash, record FROM articles ORDER BY id",
+        "pub_types": "SELECT * FROM article_pub_types ORDER BY 1, 2",
+        "mesh": "SELECT * FROM article_mesh ORDER BY 1, 2",
+        "chemicals": "SELECT * FROM article_chemicals ORDER BY 1, 2",
+        "passages": "SELECT * FROM passages ORDER BY pk",
+        "changes": "SELECT * FROM passage_changes ORDER BY seq",
+        "articles_fts": "SELECT rowid, * FROM articles_fts ORDER BY rowid",
+        "passages_fts": "SELECT rowid, * FROM passages_fts ORDER BY rowid",
+        "fts_terms": "SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH 'patient*'",
+    }
+    conn = sqlite3.connect(settings.db_path)
+    try:
+        return {name: conn.execute(sql).fetchall() for name, sql in queries.items()}
+    finally:
+        conn.close()
+
+
+def _small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Many chunks from a small file, the first ones parsed in-process, the rest in workers."""
+    monkeypatch.setattr(pipeline, "_CHUNK_BYTES", 20_000)
+    monkeypatch.setattr(pipeline, "_PARALLEL_MIN_BYTES", 150_000)  # more than the .gz
+
+
+def _child_processes() -> set[str]:
+    """Live child processes of this one (Linux), to check workers do not outlive a run."""
+    tasks = Path("/proc/self/task")
+    if not tasks.is_dir():
+        return set()
+    return {pid for task in tasks.iterdir() for pid in (task / "children").read_text().split()}
+
+
+class CountingProgress:
+    def __init__(self) -> None:
+        self.seen = 0
+
+    def total(self, n: int | None) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        self.seen += n
+
+
+def test_small_files_start_no_worker(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_workers(*args: object) -> None:
+        raise AssertionError("a worker was started")
+
+    monkeypatch.setattr(pipeline, "_Worker", no_workers)
+    report = pipeline.ingest_files(recorded_files(), settings, workers=4)
+    assert report.new == 8
+
+
+def test_worker_processes_store_exactly_what_in_process_parsing_stores(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_chunks(monkeypatch)
+    path = _big_file(tmp_path)
+    # The start of the file is parsed in this process, the rest in workers.
+    assert (
+        path.stat().st_size < pipeline._PARALLEL_MIN_BYTES < len(gzip.decompress(path.read_bytes()))
+    )
+    reports, rows, progress = [], [], []
+    for workers in (0, 2):
+        settings = load_settings(data_dir=tmp_path / f"data{workers}", ingest={"commit_every": 7})
+        sink = CountingProgress()
+        reports.append(pipeline.ingest_files([path], settings, progress=sink, workers=workers))
+        rows.append(_stored_rows(settings))
+        progress.append(sink.seen)
+        again = pipeline.ingest_files([path], settings, workers=workers)
+        # Idempotent; only the article deleted at the end of the file comes and goes.
+        assert (again.new, again.updated, again.deleted, again.failed) == (1, 0, 1, 1)
+    in_process, parallel = reports
+    assert (parallel.fetched, parallel.new, parallel.updated) == (49, 48, 1)
+    assert (parallel.deleted, parallel.failed) == (1, 1)
+    data = gzip.decompress(path.read_bytes())
+    line = data[: data.index(b"<Article/>")].count(b"\n") + 1
+    assert parallel.errors == in_process.errors
+    assert f"big.xml.gz line {line}: no PMID" in parallel.errors[0]
+    assert (in_process.fetched, in_process.new, in_process.updated) == (49, 48, 1)
+    assert progress[0] == progress[1] == 49
+    assert rows[0]["passages"] and rows[0] == rows[1]
+
+
+def test_parallel_ingest_of_a_truncated_file_keeps_the_complete_records(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_chunks(monkeypatch)
+    whole = gzip.decompress(_big_file(tmp_path).read_bytes())
+    cut = whole.index(b"<PMID", whole.index(b">80000040<") - 200)
+    path = _big_file(tmp_path, cut=cut)
+    results = []
+    for workers in (0, 2):
+        settings = load_settings(data_dir=tmp_path / f"data{workers}")
+        report = pipeline.ingest_files([path], settings, workers=workers)
+        results.append((report.new, report.failed, report.errors, stored_pmids(settings)))
+    assert results[0] == results[1]
+    new, failed, errors, pmids = results[1]
+    assert (new, failed) == (40, 2)  # the broken record, then the cut
+    assert pmids == {str(80000000 + i) for i in range(40)} - {"80000005"}  # deleted
+    assert "truncated or malformed XML at line" in errors[-1]
+
+
+def test_interrupted_parallel_ingest_resumes_without_gaps_or_duplicates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_chunks(monkeypatch)
+    path = _big_file(tmp_path)
+    settings = load_settings(data_dir=tmp_path / "data", ingest={"commit_every": 5})
+    before = _child_processes()
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.ingest_files([path], settings, progress=StopAfter(20), workers=2)
+    assert _child_processes() == before  # the workers were stopped
+    assert len(stored_pmids(settings)) == 20  # four whole commits, nothing half-written
+    assert pipeline.status(settings).runs[0].status == "interrupted"
+    report = pipeline.ingest_files([path], settings, workers=2)
+    assert (report.new, report.unchanged, report.updated, report.deleted) == (28, 20, 1, 1)
+    assert len(stored_pmids(settings)) == 47
+    with pipeline.open_store(settings) as store:
+        counts = store.counts()
+        assert counts.passages == sum(len(store.passages_for(p)) for p in stored_pmids(settings))
+        added = [c.passage_id for c in store.passage_changes_since(0) if c.op == "add"]
+        assert len(added) == len(set(added))  # no passage written twice
+
+
+def test_dead_worker_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    from litmine.config import PassageSettings
+
+    path = _big_file(tmp_path, copies=2)
+    with pipeline._ChunkPool(1, PassageSettings(), start_at=0) as pool:
+        from litmine.parse.pubmed_xml import map_pubmed_xml
+
+        records = map_pubmed_xml(path, pool, chunk_bytes=5_000)
+        next(records)
+        for worker in pool._workers:
+            worker._proc.kill()
+        with pytest.raises(LitmineError, match="parse worker process stopped"):
+            list(records)

@@ -26,6 +26,7 @@ from litmine.store import (
     Store,
     UpsertCounts,
     fts_query,
+    prepare_article,
 )
 from litmine.types import (
     AbstractSection,
@@ -741,3 +742,93 @@ def test_counts(store: Store) -> None:
     assert (c.articles, c.articles_without_abstract, c.retracted) == (3, 1, 1)
     assert c.passages == len(split(rich_article())) * 2
     assert c.change_seq == c.passages
+
+
+# --------------------------------------------------------------------------- bulk ingest
+
+
+def _all_rows(path: Path) -> dict[str, list[tuple]]:
+    return {
+        "articles": rows(
+            path,
+            "SELECT id, pmid, version, title, abstract, journal, pub_year, pub_date, entrez_date, "
+            "doi, language, has_abstract, is_retracted, source, content_hash, record "
+            "FROM articles ORDER BY id",
+        ),
+        "side": rows(
+            path,
+            "SELECT 'p', pmid, pub_type, NULL, NULL FROM article_pub_types UNION ALL "
+            "SELECT 'm', pmid, descriptor_name, descriptor_ui, major FROM article_mesh UNION ALL "
+            "SELECT 'c', pmid, name, ui, NULL FROM article_chemicals ORDER BY 1, 2, 3",
+        ),
+        "passages": rows(path, "SELECT * FROM passages ORDER BY pk"),
+        "changes": rows(path, "SELECT * FROM passage_changes ORDER BY seq"),
+        "fts": rows(path, "SELECT rowid, * FROM articles_fts ORDER BY rowid")
+        + rows(path, "SELECT rowid, * FROM passages_fts ORDER BY rowid"),
+    }
+
+
+def test_prepared_articles_are_stored_like_plain_ones(tmp_path: Path) -> None:
+    first = [
+        rich_article("1"),
+        rich_article("2", title="Second", publication_types=["Review", "Review"]),
+        plain_article("3", "Title only", ""),
+    ]
+    second = [rich_article("1", abstract="A rewritten abstract.", sections=[]), first[1]]
+    paths = [tmp_path / "plain.db", tmp_path / "prepared.db"]
+    counts = []
+    for path, prepared in zip(paths, (False, True), strict=True):
+        with Store(path) as s:
+            for batch in (first, second):
+                items = [prepare_article(a, split) for a in batch] if prepared else batch
+                counts.append(s.upsert_articles(items, split=None if prepared else split))
+            assert s.get_article("1") == second[0]
+            s.check()
+    assert counts[:2] == counts[2:]
+    removed = len(split(first[0]))
+    assert counts[1] == UpsertCounts(
+        updated=1, unchanged=1, passages_added=1, passages_removed=removed
+    )
+    assert _all_rows(paths[0]) == _all_rows(paths[1])
+
+
+def test_record_json_and_hash_are_stable() -> None:
+    # The content hash decides "unchanged" on re-ingest: the JSON it is taken
+    # over must stay byte for byte what orjson makes of the dataclass.
+    orjson = pytest.importorskip("orjson")
+    for article in (rich_article(), plain_article("x", "T", "A", metadata={"n": [1, None]})):
+        blank = dataclasses.replace(article, title="", abstract="")
+        assert store_module._dump_record(article) == orjson.dumps(blank)
+
+
+def test_schema_2_database_upgrades_and_keeps_article_search(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old_articles = [rich_article("1"), rich_article("2", title="Zebrafish warfarin study")]
+    with monkeypatch.context() as patch:
+        patch.setattr(store_module, "MIGRATIONS", store_module.MIGRATIONS[:2])
+        patch.setattr(store_module, "SCHEMA_VERSION", 2)
+        Store(db_path).close()
+    # Rows as schema 2 code wrote them: the triggers filled articles_fts.
+    conn = sqlite3.connect(db_path)
+    for i, article in enumerate(old_articles, 1):
+        prep = prepare_article(article)
+        conn.execute(
+            f"INSERT INTO articles (id, pmid, {store_module._ARTICLE_FIELDS}, created_at) "
+            f"VALUES ({', '.join('?' * 20)})",
+            (i, prep.pmid, *prep.row, "2024-01-01", "2024-01-01"),
+        )
+    conn.commit()
+    conn.close()
+    with Store(db_path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert [p for p, _ in s.bm25_articles("zebrafish")] == ["2"]
+        s.upsert_articles([rich_article("2", title="Medaka dosing study")], split=split)
+        s.upsert_articles([rich_article("3", title="Zebrafish again")], split=split)
+        assert s.delete_articles(["1"]) == 1
+        assert [p for p, _ in s.bm25_articles("zebrafish")] == ["3"]
+        assert [p for p, _ in s.bm25_articles("medaka")] == ["2"]
+        assert {p for p, _ in s.bm25_articles("warfarin")} == {"2", "3"}
+        s.check()  # FTS5 integrity: no entry left behind or missing
+    triggers = rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    assert triggers == []

@@ -1,11 +1,18 @@
 """Streaming reader of PubMed XML (EFetch responses, baseline and update files).
 
-:func:`iter_pubmed_xml` walks a ``PubmedArticleSet`` with
-:func:`lxml.etree.iterparse`, building one :class:`~litmine.types.Article` per
-``PubmedArticle`` (or ``PubmedBookArticle``) and one
-:class:`~litmine.types.Deletion` per PMID of a ``DeleteCitation``. Each record
-is cleared from the tree once read, so memory stays flat on a 1 GB baseline
-file. No DTD is loaded and nothing is fetched from the network.
+:func:`iter_pubmed_xml` reads a ``PubmedArticleSet``, building one
+:class:`~litmine.types.Article` per ``PubmedArticle`` (or
+``PubmedBookArticle``) and one :class:`~litmine.types.Deletion` per PMID of a
+``DeleteCitation``. No DTD is loaded and nothing is fetched from the network.
+
+Chunks: the raw (inflated) bytes are cut after record end tags into chunks of
+about 1 MB of whole records (:class:`PubmedChunk`), each parsed on its own
+with :func:`lxml.etree.fromstring` (:func:`parse_chunk`). Memory stays flat on
+a 1 GB baseline file; a whole-chunk parse is faster than an ``iterparse``
+pass; and chunks can be parsed in other processes (:func:`map_pubmed_xml`,
+used by parallel ingest). Line numbers in messages are the file's. Documents
+that cannot be cut safely on bytes (a DTD internal subset, a non-ASCII
+encoding) are read in one ``iterparse`` pass instead, with the same results.
 
 Error contract:
 
@@ -23,17 +30,18 @@ lookups, no re-serialisation) because this reader sits on the ingest hot path.
 
 from __future__ import annotations
 
+import io
 import re
 import zlib
-from collections.abc import Iterator
-from typing import IO, Any
+from collections.abc import Callable, Iterator
+from typing import IO, Any, NamedTuple
 
 from lxml import etree
 
 from litmine.errors import ParseError, RecordError
 from litmine.parse._io import ByteSource, GunzipStream, PrefixedStream, open_source, source_name
 from litmine.parse.dates import month_number, parse_free_date, safe_date
-from litmine.parse.text import MATHML_NS, clean_text, element_text
+from litmine.parse.text import MATHML_NS, ascii_printable, clean_text, element_text
 from litmine.types import (
     AbstractSection,
     Article,
@@ -47,7 +55,18 @@ from litmine.types import (
     PubDate,
 )
 
-__all__ = ["PubmedSource", "iter_pubmed_xml", "parse_pubmed_xml_bytes"]
+__all__ = [
+    "BadRecord",
+    "ChunkFailure",
+    "ChunkMapper",
+    "ChunkResult",
+    "PubmedChunk",
+    "PubmedSource",
+    "iter_pubmed_xml",
+    "map_pubmed_xml",
+    "parse_chunk",
+    "parse_pubmed_xml_bytes",
+]
 
 PubmedSource = ByteSource
 """What :func:`iter_pubmed_xml` accepts: a path, an open binary stream or bytes."""
@@ -106,7 +125,12 @@ def _text(el: Any) -> str:
     text = el.text
     if not text:
         return ""
-    if text.isascii() and text.isprintable() and "&" not in text and "<" not in text:
+    if (
+        text.isascii()
+        and "&" not in text
+        and "<" not in text
+        and (text.isprintable() if len(text) < 64 else ascii_printable(text))
+    ):
         # Common case: plain one-line ASCII; skip the full cleaner.
         return text.strip() if "  " not in text else " ".join(text.split())
     return clean_text(text)
@@ -490,13 +514,328 @@ def _deletions(elem: Any) -> list[Deletion]:
 # ---------------------------------------------------------------------------
 
 
-def _syntax_error(name: str, err: etree.XMLSyntaxError, count: int) -> ParseError:
-    line = err.lineno if err.lineno else "?"
-    msg = (err.msg or str(err)).split(", line ")[0]
+class PubmedChunk(NamedTuple):
+    """A run of whole top-level records, as a document libxml2 can parse alone.
+
+    ``data`` is the file's prolog and root start tag, then a slice of the
+    file's content cut just after a record's end tag. The last chunk runs to
+    the end of the file and keeps the real root end tag; the others end with
+    an end-of-chunk marker element (whose line tells how many lines the chunk
+    spans) and an appended root end tag.
+
+    Attributes:
+        data: The chunk document.
+        name: The source's name, for messages.
+    """
+
+    data: bytes
+    name: str
+
+
+class BadRecord(NamedTuple):
+    """A record that could not be read (the reader yields it as a RecordError).
+
+    Attributes:
+        pmid: Its PMID, when it could be found.
+        line: Line of the record's start tag in the chunk document.
+        detail: What is wrong with it.
+    """
+
+    pmid: str | None
+    line: int | None
+    detail: str
+
+
+class ChunkFailure(NamedTuple):
+    """The XML of a chunk breaks off or is malformed (the file's reading stops there).
+
+    Attributes:
+        line: Line in the chunk document where libxml2 gave up, when known.
+        message: libxml2's message (its line numbers are the chunk's too).
+        before: Records of the chunk read completely before the failure.
+    """
+
+    line: int | None
+    message: str
+    before: int
+
+
+ChunkResult = tuple[list[Any], int, int | None]
+"""What a chunk yields: its items (records, :class:`BadRecord` s, a final
+:class:`ChunkFailure`, or what a mapper made of the articles), the number of
+record elements it held (a ``DeleteCitation`` lists several PMIDs) and the
+line of the chunk document where its content ends (None for the last chunk)."""
+
+ChunkMapper = Callable[[Iterator[PubmedChunk]], Iterator[ChunkResult]]
+"""Applies :func:`parse_chunk` (plus any further work) to every chunk and returns
+the results in chunk order, e.g. from a pool of worker processes."""
+
+_CHUNK_BYTES = 1 << 20
+_FIRST_CHUNK_BYTES = 1 << 16
+_END_MARK = "litmine-chunk-end"
+_ARTICLE_END = b"</PubmedArticle>"
+_OTHER_ENDS = (b"</PubmedBookArticle>", b"</DeleteCitation>")
+# Where an end tag could stand without ending a record: inside a comment, a
+# CDATA section or a processing instruction. Their openers and closers.
+_SPECIALS = ((b"<!--", b"-->"), (b"<![CDATA[", b"]]>"), (b"<?", b"?>"))
+_COMMENT_OR_PI_RE = re.compile(rb"<!--.*?-->|<\?.*?\?>", re.S)
+_PLAIN_DOCTYPE_RE = re.compile(rb"\s*(?:<!DOCTYPE\s[^<>\[\]]*>\s*)?")
+_ENCODING_RE = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+# Encodings in which every byte below 0x80 is the ASCII character, so record
+# end tags can be found in the raw bytes.
+_ASCII_COMPATIBLE = frozenset(
+    {"utf-8", "utf8", "us-ascii", "ascii", "iso-8859-1", "latin-1", "latin1", "iso-8859-15"}
+    | {"windows-1252", "cp1252"}
+)
+_LINE_RE = re.compile(r"\bline (\d+)")
+
+
+class _Layout(NamedTuple):
+    """Where the content of a splittable document starts (see :func:`_layout`)."""
+
+    prefix: bytes  # prolog + root start tag (mml prefix declared)
+    root: bytes  # root tag name
+    content_start: int  # offset of the content in the sniffed head
+
+
+def _layout(head: bytes) -> _Layout | None:
+    """How to cut this document into chunks, or None to read it in one piece.
+
+    Cutting needs the root start tag in the head, a prolog of nothing but an
+    XML declaration in an ASCII-compatible encoding, comments, processing
+    instructions and a DOCTYPE without internal subset (which could declare
+    entities that later records use), and a root that is not empty.
+    """
+    match = _ROOT_TAG_RE.search(head)
+    if match is None or match.group(0).endswith(b"/>"):
+        return None
+    prolog = head[: match.start()]
+    if prolog.startswith(b"\xef\xbb\xbf"):
+        prolog = prolog[3:]
+    encoding = _ENCODING_RE.match(prolog)
+    if encoding is not None and encoding.group(1).lower().decode() not in _ASCII_COMPATIBLE:
+        return None
+    rest = _COMMENT_OR_PI_RE.sub(b"", prolog)
+    if _PLAIN_DOCTYPE_RE.fullmatch(rest) is None:
+        return None
+    return _Layout(_declare_mathml_prefix(head[: match.end()]), match.group(1), match.end())
+
+
+def _may_hide_tags(buf: bytes, end: int) -> bool:
+    """Whether ``buf[:end]`` opens a comment, CDATA section or processing instruction."""
+    # Searching the single characters after "<" runs at memchr speed; "<!"
+    # itself would make the search stop at every "<" of the markup.
+    for mark in (b"!", b"?"):
+        at = buf.find(mark, 1, end)
+        while at >= 0:
+            if buf[at - 1] == 0x3C:  # "<"
+                return True
+            at = buf.find(mark, at + 1, end)
+    return False
+
+
+def _last_cut(buf: bytes) -> int:
+    """End of the last record end tag in ``buf`` (-1 if none), outside comments & co."""
+    at = buf.rfind(_ARTICLE_END)
+    cut = at + len(_ARTICLE_END) if at >= 0 else -1
+    for tag in _OTHER_ENDS:  # rare: look only after the last article
+        other = buf.rfind(tag, max(at, 0))
+        if other >= 0:
+            cut = max(cut, other + len(tag))
+    if cut < 0 or not _may_hide_tags(buf, cut):
+        return cut
+    # Rare: something that may hide an end tag. Scan the regions in order and
+    # keep only end tags between them.
+    cut, pos = -1, 0
+    while True:
+        starts = [(buf.find(opener, pos), opener, closer) for opener, closer in _SPECIALS]
+        found = [s for s in starts if s[0] >= 0]
+        region, opener, closer = min(found) if found else (len(buf), b"", b"")
+        for tag in (_ARTICLE_END, *_OTHER_ENDS):
+            at = buf.rfind(tag, pos, region)
+            if at >= 0:
+                cut = max(cut, at + len(tag))
+        if not found:
+            return cut
+        close = buf.find(closer, region + len(opener))
+        if close < 0:
+            return cut  # the region runs past the buffer: nothing after it is safe yet
+        pos = close + len(closer)
+
+
+class _Splitter:
+    """Cut the content of a splittable document into :class:`PubmedChunk` s.
+
+    Iterating yields the chunks; a read error (gzip data cut short or corrupt,
+    I/O failure) ends the iteration and is kept in :attr:`error`, so that the
+    chunks before it are still processed and the error reported after them.
+    """
+
+    def __init__(
+        self, stream: PrefixedStream, layout: _Layout, name: str, chunk_bytes: int
+    ) -> None:
+        self.stream = stream
+        self.layout = layout
+        self.name = name
+        self.chunk_bytes = max(1, chunk_bytes)
+        self.error: Exception | None = None
+
+    def __iter__(self) -> Iterator[PubmedChunk]:
+        layout = self.layout
+        tail = b"<" + _END_MARK.encode() + b"/></" + layout.root + b">"
+        prefix = layout.prefix
+        # Small first chunks give the first records quickly; later ones amortise
+        # the per-chunk costs.
+        target = min(_FIRST_CHUNK_BYTES, self.chunk_bytes)
+        buf = b""
+        while True:
+            try:
+                block = self.stream.read(max(target - len(buf), 1 << 16))
+            except (EOFError, zlib.error, OSError) as exc:
+                self.error = exc
+                return
+            if not block:
+                yield PubmedChunk(prefix + buf, self.name)  # the root end tag is in buf
+                return
+            buf += block
+            if len(buf) < target:
+                continue
+            cut = _last_cut(buf)
+            if cut < 0:
+                continue  # one record longer than the target: read on
+            yield PubmedChunk(prefix + buf[:cut] + tail, self.name)
+            buf = buf[cut:]
+            # Later chunks start on a line of their own (see _LineMap).
+            prefix = layout.prefix + b"\n"
+            target = min(target * 2, self.chunk_bytes)
+
+
+class _LineMap:
+    """Maps line numbers of chunk documents to the file's, chunk after chunk.
+
+    The first chunk is the file's start verbatim. Later ones repeat the head
+    (prolog and root tag, the file's own lines) and put a line break before
+    their content, so a line past the head is the file's line where the
+    content starts, plus how far it is into the content.
+    """
+
+    def __init__(self, prefix: bytes) -> None:
+        self.head_lines = prefix.count(b"\n") + 1  # down to the root tag's line
+        self.offset = 0  # for the current chunk
+
+    def __call__(self, line: int | None) -> int | None:
+        if line is None or line <= self.head_lines:
+            return line
+        return line + self.offset
+
+    def message(self, text: str) -> str:
+        return _LINE_RE.sub(lambda m: f"line {self(int(m.group(1)))}", text)
+
+    def next_chunk(self, end_line: int | None) -> None:
+        """Move past the current chunk, whose content ends on ``end_line`` of it."""
+        content_end = self(end_line) or 0  # the file's line where the next content starts
+        self.offset = content_end - (self.head_lines + 1)
+
+
+def _new_parser() -> etree.XMLParser:
+    # One per chunk: lxml parsers must not be shared between threads, and
+    # building one costs microseconds.
+    return etree.XMLParser(
+        load_dtd=False,
+        no_network=True,
+        resolve_entities=False,
+        remove_comments=True,
+        remove_pis=True,
+        collect_ids=False,
+    )
+
+
+def _record(elem: Any, line: int | None) -> list[Any]:
+    """The records of one top-level element (a bad one becomes a BadRecord)."""
+    tag = elem.tag
+    if tag == "DeleteCitation":
+        return list(_deletions(elem))
+    try:
+        if tag == "PubmedArticle":
+            return [_pubmed_article(elem)]
+        return [_book_article(elem)]
+    except Exception as exc:  # one bad record must not stop the file
+        what = "" if tag == "PubmedArticle" else "book record: "
+        return [BadRecord(_salvage_pmid(elem), line, f"{what}{exc}")]
+
+
+def parse_chunk(chunk: PubmedChunk) -> ChunkResult:
+    """Parse one chunk into records, as :func:`iter_pubmed_xml` yields them.
+
+    Pure and picklable both ways, so it can run in a worker process. Line
+    numbers in the result are the chunk document's; the reader maps them.
+
+    Args:
+        chunk: A chunk of a splittable document.
+
+    Returns:
+        Articles, deletions and :class:`BadRecord` s in document order; a
+        chunk whose XML breaks off ends with a :class:`ChunkFailure` after the
+        records read completely before the break.
+    """
+    try:
+        root = etree.fromstring(chunk.data, _new_parser())
+    except etree.XMLSyntaxError:
+        return _parse_chunk_until_error(chunk)
+    items: list[Any] = []
+    count = 0
+    records: Iterator[Any] = root.iter(*_RECORD_TAGS)
+    for elem in records:
+        items.extend(_record(elem, elem.sourceline))
+        count += 1
+    last: Any = root[-1] if len(root) else None
+    end_line: int | None = last.sourceline if last is not None and last.tag == _END_MARK else None
+    return items, count, end_line
+
+
+def _parse_chunk_until_error(chunk: PubmedChunk) -> ChunkResult:
+    """Records of a broken chunk up to the break, then the :class:`ChunkFailure`."""
+    items: list[Any] = []
+    count = 0
+    context = etree.iterparse(
+        io.BytesIO(chunk.data),
+        events=("end",),
+        tag=_RECORD_TAGS,
+        load_dtd=False,
+        no_network=True,
+        resolve_entities=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        for _event, elem in context:
+            items.extend(_record(elem, elem.sourceline))
+            count += 1
+            elem.clear(keep_tail=False)
+    except etree.XMLSyntaxError as err:
+        message = (err.msg or str(err)).split(", line ")[0]
+        items.append(ChunkFailure(_error_line(err), message, count))
+    return items, count, None
+
+
+def _error_line(err: etree.XMLSyntaxError) -> int | None:
+    line = err.lineno
+    return int(line) if isinstance(line, int) and line > 0 else None
+
+
+def _syntax_error(name: str, line: int | None, message: str, count: int) -> ParseError:
     return ParseError(
-        f"{name}: truncated or malformed XML at line {line}: {msg}; "
+        f"{name}: truncated or malformed XML at line {line or '?'}: {message}; "
         f"the {count} record(s) before it were read.",
         "re-download the file or fetch the missing records again",
+    )
+
+
+def _gzip_error(name: str, exc: Exception, count: int) -> ParseError:
+    return ParseError(
+        f"{name}: the gzip data is truncated or corrupt ({exc}); "
+        f"the {count} record(s) before it were read.",
+        "re-download the file",
     )
 
 
@@ -517,15 +856,18 @@ def _declare_mathml_prefix(head: bytes) -> bytes:
     return head[:at] + b' xmlns:mml="' + MATHML_NS.encode() + b'"' + head[at:]
 
 
-def iter_pubmed_xml(source: PubmedSource) -> Iterator[Article | Deletion | RecordError]:
+def iter_pubmed_xml(
+    source: PubmedSource, *, chunk_bytes: int = _CHUNK_BYTES
+) -> Iterator[Article | Deletion | RecordError]:
     """Stream the records of a PubMed XML document.
 
     Accepts EFetch responses and baseline/update files, plain or gzipped
-    (detected by magic bytes, whatever the file name). Memory stays flat:
-    every record is cleared from the tree once read.
+    (detected by magic bytes, whatever the file name). Memory stays flat: the
+    document is read in chunks of about ``chunk_bytes`` of whole records.
 
     Args:
         source: A file path, an open binary stream, or the document's bytes.
+        chunk_bytes: Size of the chunks the document is parsed in.
 
     Yields:
         An :class:`Article` per ``PubmedArticle``/``PubmedBookArticle``, a
@@ -538,13 +880,81 @@ def iter_pubmed_xml(source: PubmedSource) -> Iterator[Article | Deletion | Recor
             before the break were yielded; the message names the line).
         OSError: The file cannot be opened.
     """
+    return map_pubmed_xml(source, _parse_in_process, chunk_bytes=chunk_bytes)
+
+
+def _parse_in_process(chunks: Iterator[PubmedChunk]) -> Iterator[ChunkResult]:
+    return map(parse_chunk, chunks)
+
+
+def map_pubmed_xml(
+    source: PubmedSource, map_chunks: ChunkMapper, *, chunk_bytes: int = _CHUNK_BYTES
+) -> Iterator[Any]:
+    """:func:`iter_pubmed_xml` with the chunk parsing handed to ``map_chunks``.
+
+    The document is cut into chunks of whole records (:class:`PubmedChunk`)
+    here; ``map_chunks`` parses them (with :func:`parse_chunk`) and may turn
+    the articles into something else (e.g. database rows), in worker
+    processes if it likes, as long as the results come back in order. The
+    error contract is the reader's: bad records come out as
+    :class:`RecordError` s, and a break in the XML or a read error is raised
+    as :class:`ParseError` after every record before it.
+
+    Documents that cannot be cut safely (an internal DTD subset, a non-ASCII
+    encoding, no root tag near the start, not a PubMed root) are read in one
+    streaming pass here, without ``map_chunks``: their articles come out
+    unmapped.
+
+    Args:
+        source: A file path, an open binary stream, or the document's bytes.
+        map_chunks: Turns the chunk iterator into results, in order.
+        chunk_bytes: Size of the chunks.
+
+    Yields:
+        The items of the results, in order.
+
+    Raises:
+        ParseError: As :func:`iter_pubmed_xml`.
+        OSError: The file cannot be opened or read.
+    """
     name = source_name(source)
     owned: list[IO[bytes] | GunzipStream] = []
     try:
         stream, head = open_source(source, _SNIFF_BYTES, owned)
         _check_head(head, name)
-        stream.replace_head(_declare_mathml_prefix(head))
-        yield from _iterate(stream, name)
+        layout = _layout(head)
+        if layout is None:
+            stream.replace_head(_declare_mathml_prefix(head))
+            yield from _iterate(stream, name)
+            return
+        stream.replace_head(head[layout.content_start :])
+        splitter = _Splitter(stream, layout, name, chunk_bytes)
+        lines = _LineMap(layout.prefix)
+        count = 0
+        results = map_chunks(iter(splitter))
+        try:
+            for items, n, end_line in results:
+                for item in items:
+                    if isinstance(item, BadRecord):
+                        line = lines(item.line)
+                        yield RecordError(item.pmid, f"{name} line {line}: {item.detail}")
+                    elif isinstance(item, ChunkFailure):
+                        message = lines.message(item.message)
+                        raise _syntax_error(name, lines(item.line), message, count + item.before)
+                    else:
+                        yield item
+                count += n
+                lines.next_chunk(end_line)
+        finally:
+            # A mapper may still be reading the source (from a thread): stop it
+            # before the source is closed.
+            close = getattr(results, "close", None)
+            if close is not None:
+                close()
+        if isinstance(splitter.error, EOFError | zlib.error):
+            raise _gzip_error(name, splitter.error, count)
+        if splitter.error is not None:
+            raise splitter.error
     except (EOFError, zlib.error) as exc:  # gzip broken within the sniffed head
         raise ParseError(
             f"{name}: the gzip data is truncated or corrupt ({exc}).", "re-download the file"
@@ -555,6 +965,7 @@ def iter_pubmed_xml(source: PubmedSource) -> Iterator[Article | Deletion | Recor
 
 
 def _iterate(stream: PrefixedStream, name: str) -> Iterator[Article | Deletion | RecordError]:
+    """One streaming pass over a document that is not cut into chunks."""
     context = etree.iterparse(
         stream,
         events=("end",),
@@ -568,24 +979,11 @@ def _iterate(stream: PrefixedStream, name: str) -> Iterator[Article | Deletion |
     count = 0
     try:
         for _event, elem in context:
-            tag = elem.tag
-            if tag == "PubmedArticle":
-                try:
-                    yield _pubmed_article(elem)
-                except Exception as exc:  # one bad record must not stop the file
-                    yield RecordError(
-                        _salvage_pmid(elem),
-                        f"{name} line {elem.sourceline}: {exc}",
-                    )
-            elif tag == "DeleteCitation":
-                yield from _deletions(elem)
-            else:  # PubmedBookArticle
-                try:
-                    yield _book_article(elem)
-                except Exception as exc:
-                    yield RecordError(
-                        _salvage_pmid(elem), f"{name} line {elem.sourceline}: book record: {exc}"
-                    )
+            for item in _record(elem, elem.sourceline):
+                if isinstance(item, BadRecord):
+                    yield RecordError(item.pmid, f"{name} line {item.line}: {item.detail}")
+                else:
+                    yield item
             count += 1
             elem.clear(keep_tail=False)
             parent = elem.getparent()
@@ -593,13 +991,10 @@ def _iterate(stream: PrefixedStream, name: str) -> Iterator[Article | Deletion |
                 while elem.getprevious() is not None:
                     del parent[0]
     except etree.XMLSyntaxError as err:
-        raise _syntax_error(name, err, count) from None
+        message = (err.msg or str(err)).split(", line ")[0]
+        raise _syntax_error(name, _error_line(err), message, count) from None
     except (EOFError, zlib.error) as exc:
-        raise ParseError(
-            f"{name}: the gzip data is truncated or corrupt ({exc}); "
-            f"the {count} record(s) before it were read.",
-            "re-download the file",
-        ) from exc
+        raise _gzip_error(name, exc, count) from exc
     if count:
         return
     root = context.root  # None after a namespace-only error

@@ -5,11 +5,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from litmine.errors import ParseError, RecordError
+from litmine.parse import pubmed_xml
 from litmine.parse.pubmed_xml import iter_pubmed_xml, parse_pubmed_xml_bytes
 from litmine.types import Article, ArticleSource, Deletion
 
@@ -512,3 +514,123 @@ def test_book_article() -> None:
     assert a.abstract == "Alport syndrome is a disorder.\nDiagnosis relies on testing."
     assert a.entrez_date == dt.date(2010, 3, 20) and a.pub_date.year == 1993
     assert a.authors[0].display_name == "Kashtan CE"
+
+
+# --- chunked reading ------------------------------------------------------------------
+# The reader cuts the document into chunks of whole records (parsed one by one,
+# possibly in worker processes). Whatever the chunk size, it must give exactly
+# what one streaming pass over the file gives: records, errors and line numbers.
+
+
+def _records_of_all_files(entrez: Path) -> list[bytes]:
+    """Every PubmedArticle of the recorded EFetch files, as it stands in the file."""
+    records = []
+    for name in (
+        "pubmed1.xml",
+        "pubmed2.xml",
+        "pubmed4.xml",
+        "pubmed5.xml",
+        "pubmed6.xml",
+        "pubmed7.xml",
+    ):
+        data = (entrez / name).read_bytes()
+        start = data.find(b"<PubmedArticle>")
+        while start >= 0:
+            end = data.index(b"</PubmedArticle>", start) + len(b"</PubmedArticle>")
+            records.append(data[start:end])
+            start = data.find(b"<PubmedArticle>", end)
+    return records
+
+
+@pytest.fixture(scope="module")
+def big_document(entrez: Path) -> bytes:
+    """Recorded records with fresh PMIDs, plus the odd things a reader must survive."""
+    head = (entrez / "pubmed2.xml").read_bytes()
+    head = head[: head.index(b"<PubmedArticleSet>") + len(b"<PubmedArticleSet>")]
+    parts = [head, b"\n"]
+    for i, record in enumerate(_records_of_all_files(entrez) * 4):
+        pmid = record[record.index(b"<PMID") :].split(b">", 1)[1].split(b"<", 1)[0]
+        parts.append(record.replace(b">" + pmid + b"<", b">%d<" % (70000000 + i)) + b"\n")
+        if i == 5:  # end tags inside a comment, a CDATA section and a PI are no record ends
+            parts.append(b"<!-- </PubmedArticle> -->\n<?pi </DeleteCitation> ?>\n")
+            parts.append(b"<![CDATA[ </PubmedArticle> ]]>\n")
+        if i == 9:
+            parts.append(citation("12x4").encode() + b"\n")  # a bad record
+        if i == 17:
+            parts.append(b'<DeleteCitation><PMID Version="1">70000003</PMID></DeleteCitation>\n')
+    parts.append(b"</PubmedArticleSet>\n")
+    return b"".join(parts)
+
+
+def _outcome(source: bytes, **kwargs: int) -> list[object]:
+    """Records (errors as their messages) and the final error, as a comparable list."""
+    out: list[object] = []
+    try:
+        for record in iter_pubmed_xml(source, **kwargs):
+            out.append(str(record) if isinstance(record, RecordError) else record)
+    except ParseError as exc:
+        out.append(str(exc))
+    return out
+
+
+def _one_pass(monkeypatch: pytest.MonkeyPatch, source: bytes) -> list[object]:
+    """What the reader gives when it does not cut the document (one iterparse pass)."""
+    with monkeypatch.context() as patch:
+        patch.setattr(pubmed_xml, "_layout", lambda head: None)
+        return _outcome(source)
+
+
+def test_chunks_give_what_one_pass_gives(
+    big_document: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = _one_pass(monkeypatch, big_document)
+    assert sum(isinstance(r, Article) for r in expected) == 32
+    assert sum(isinstance(r, Deletion) for r in expected) == 1
+    (bad,) = [r for r in expected if isinstance(r, str)]
+    assert bad.startswith("record 12x4: <bytes> line ")
+    for chunk_bytes in (1, 5_000, 50_000, 1 << 20):
+        assert _outcome(big_document, chunk_bytes=chunk_bytes) == expected, chunk_bytes
+
+
+def test_chunked_errors_name_the_files_line(
+    big_document: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Cut anywhere (inside a record, a tag, the comment...) or add a broken
+    # tag: the good records before, then one error naming the same line.
+    for at in range(300, len(big_document), len(big_document) // 23):
+        for broken in (big_document[:at], big_document[:at] + b"<<" + big_document[at:]):
+            expected = _one_pass(monkeypatch, broken)
+            assert isinstance(expected[-1], str) and "line" in expected[-1]
+            for chunk_bytes in (1, 20_000):
+                assert _outcome(broken, chunk_bytes=chunk_bytes) == expected, (at, chunk_bytes)
+
+
+def test_documents_that_cannot_be_cut_are_read_in_one_pass() -> None:
+    subset = (
+        b'<?xml version="1.0"?>\n<!DOCTYPE PubmedArticleSet [<!ENTITY co "Company">]>\n'
+        + wrap(citation("501"), citation("502")).split(b"\n", 1)[1]
+    )
+    assert pubmed_xml._layout(subset[:2048]) is None
+    assert [a.pmid for a in articles(subset)] == ["501", "502"]
+    latin = wrap(citation("503")).replace(b'version="1.0"', b'version="1.0" encoding="UTF-16"')
+    assert pubmed_xml._layout(latin) is None
+    assert pubmed_xml._layout(wrap(citation("503"))) is not None
+
+
+def test_map_pubmed_xml_hands_chunks_to_the_mapper(big_document: bytes) -> None:
+    seen: list[int] = []
+
+    def mapper(chunks: Iterator[pubmed_xml.PubmedChunk]) -> Iterator[pubmed_xml.ChunkResult]:
+        for chunk in chunks:
+            items, count, end_line = pubmed_xml.parse_chunk(chunk)
+            seen.append(count)
+            yield [x.pmid if isinstance(x, Article) else x for x in items], count, end_line
+
+    mapped = list(pubmed_xml.map_pubmed_xml(big_document, mapper, chunk_bytes=30_000))
+    plain = list(iter_pubmed_xml(big_document))
+    assert len(seen) > 3 and sum(seen) == 34  # 32 articles, a bad record, a deletion
+
+    def key(item: object) -> object:
+        return str(item) if isinstance(item, RecordError) else item
+
+    assert [key(x) for x in mapped] == [r.pmid if isinstance(r, Article) else key(r) for r in plain]

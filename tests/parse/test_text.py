@@ -200,3 +200,17 @@ def test_real_html_tags_pubmed4(shared_data: Path) -> None:
     assert "p=0.002" in joined and "ptrend=0.048" in joined
     assert "disequilibrium r2<0.25)" in joined
     assert "<i>" not in joined and "<sub>" not in joined
+
+
+def test_ascii_printable_is_isprintable() -> None:
+    from litmine.parse.text import ascii_printable
+
+    samples = ["", "plain", "x" * 63, "x" * 64, "y" * 500, " spaced  out "]
+    samples += [
+        s[:k] + bad + s[k:]
+        for s in ("a" * 100, "b" * 10)
+        for k in (0, 5)
+        for bad in "\t\n\x7f\x00\x1f"
+    ]
+    for text in samples:
+        assert ascii_printable(text) == text.isprintable(), repr(text)
