@@ -226,10 +226,10 @@ class SearchSettings(_Section):
     )
     k: int = Field(20, ge=1, le=1000, description="Passages returned per question.")
     fusion: FusionMethod = Field(
-        "rrf",
-        description="How hybrid mode fuses the two rankings: 'rrf' (reciprocal rank fusion, "
-        "no score calibration needed), 'minmax' or 'zscore' (normalised score combination "
-        "weighted by `alpha`).",
+        "minmax",
+        description="How hybrid mode fuses the two rankings: 'minmax' or 'zscore' (normalised "
+        "score combination weighted by `alpha`; minmax scored best on the SciFact training "
+        "claims) or 'rrf' (reciprocal rank fusion, which ignores score gaps).",
     )
     rrf_k: int = Field(60, ge=0, description="RRF smoothing constant (60 in Cormack et al. 2009).")
     alpha: float = Field(
@@ -237,6 +237,12 @@ class SearchSettings(_Section):
         ge=0,
         le=1,
         description="Weight of the dense run in 'minmax'/'zscore' fusion; BM25 gets 1 - alpha.",
+    )
+    bm25_unit: Literal["article", "passage"] = Field(
+        "article",
+        description="What BM25 ranks: 'article' (title + whole abstract; each passage of a hit "
+        "article gets its article's score, the better ranking on SciFact) or 'passage' "
+        "(each passage with its title on its own).",
     )
     max_per_article: int = Field(
         2, ge=1, description="Most passages of one article on a result page."

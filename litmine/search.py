@@ -10,11 +10,13 @@ A search runs in four steps:
 1. Filters (:class:`SearchFilters`: year range, publication types, MeSH
    terms, entity mentions) become a set of PMIDs by SQL over the side tables
    (:func:`filter_pmids`).
-2. Each retriever returns up to ``settings.search.candidates`` passages:
-   BM25 from the store's FTS5 index, dense from the FAISS index (restricted to
-   the filtered passages by an id filter).
-3. Hybrid mode fuses the two rankings (:mod:`litmine.fusion`; reciprocal rank
-   fusion by default, or min-max / z-score score fusion weighted by ``alpha``).
+2. Each retriever returns its candidates (``settings.search.candidates``):
+   BM25 from the store's FTS5 index (by default whole articles, each passage
+   of a hit article scored by its article; ``search.bm25_unit``), dense from
+   the FAISS index (restricted to the filtered passages by an id filter).
+3. Hybrid mode fuses the two rankings (:mod:`litmine.fusion`; by default
+   min-max normalised scores weighted by ``alpha``, or reciprocal rank
+   fusion). Tuned on the SciFact training claims (``bench/retrieval_quality.py``).
 4. The page is diversified (at most ``max_per_article`` passages per
    article), cut to ``k`` and filled with the passages and article metadata.
 """
@@ -165,12 +167,15 @@ def _dense_run(
 
 
 def _bm25_run(
-    question: str, store: Store, depth: int, allowed_pmids: set[str] | None
+    question: str, store: Store, depth: int, allowed_pmids: set[str] | None, unit: str
 ) -> list[tuple[int, float]]:
+    if allowed_pmids is not None and not allowed_pmids:
+        return []
+    if unit == "article":
+        # ``depth`` articles: their passages all carry the article's score.
+        return store.bm25_article_passages(question, depth, allowed_pmids)
     if allowed_pmids is None:
         return store.bm25_passages(question, depth)
-    if not allowed_pmids:
-        return []
     return store.bm25_passages_within(question, allowed_pmids, depth)
 
 
@@ -233,7 +238,7 @@ def search(
     if mode in ("dense", "hybrid"):
         runs["dense"] = _dense_run(text, index, embedder, depth, allowed, store)
     if mode in ("bm25", "hybrid"):
-        runs["bm25"] = _bm25_run(text, store, depth, allowed)
+        runs["bm25"] = _bm25_run(text, store, depth, allowed, cfg.bm25_unit)
     fused = _fuse(runs, settings)
     return _page(fused, store, k, per_article)
 

@@ -62,7 +62,7 @@ def test_hybrid_carries_both_ranks_and_fills_hits(world: Any) -> None:
     assert top.passage.pmid == "1009"
     assert top.retrievers == ["bm25", "dense"]
     assert top.ranks == {"bm25": 1, "dense": 1}
-    assert top.score == pytest.approx(2 / 61)  # RRF, k=60
+    assert top.score == pytest.approx(1.0)  # default min-max fusion: best in both runs
     assert top.passage.title == "Coffee consumption and liver disease"
     assert (top.year, top.journal, top.publication_types) == (
         2013,
@@ -72,19 +72,42 @@ def test_hybrid_carries_both_ranks_and_fills_hits(world: Any) -> None:
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
-def test_score_fusion_is_configurable(world: Any) -> None:
+def test_rank_fusion_is_configurable(world: Any) -> None:
     store, index, settings = world
-    minmax = merge_section(settings, "search", fusion="minmax", alpha=0.5)
+    rrf = merge_section(settings, "search", fusion="rrf")
     hits = search(
         "coffee and liver cirrhosis",
         store=store,
         index=index,
         embedder=minilm(),
-        settings=minmax,
+        settings=rrf,
         mode="hybrid",
     )
     assert hits[0].passage.pmid == "1009"
-    assert hits[0].score == pytest.approx(1.0)  # best in both runs after min-max
+    assert hits[0].score == pytest.approx(2 / 61)  # RRF, k=60, first in both runs
+
+
+def test_bm25_unit_article_scores_every_passage_by_its_article(world: Any) -> None:
+    store, index, settings = world
+    question = "statin therapy lowers cholesterol"
+    articles = store.bm25_articles(question, 5)
+    by_article = store.bm25_article_passages(question, 5)
+    expected = [p.id for pmid, _ in articles for p in store.passages_for(pmid)]
+    # Every passage of every hit article, best article first, each in text order.
+    assert [pid for pid, _ in by_article] == expected
+    score_of = dict(articles)
+    pmid_of = {p.id: p.pmid for p in store.get_passages(expected)}
+    assert all(score == pytest.approx(score_of[pmid_of[pid]]) for pid, score in by_article)
+    within = store.bm25_article_passages(question, 5, pmids={"1012"})
+    assert [pid for pid, _ in within] == [p.id for p in store.passages_for("1012")]
+
+    passage_unit = merge_section(settings, "search", bm25_unit="passage")
+    hits = search(
+        question, store=store, index=index, embedder=None, settings=passage_unit, mode="bm25"
+    )
+    passage_scores = dict(store.bm25_passages(question, 100))
+    assert hits and all(h.score == pytest.approx(passage_scores[h.passage.id]) for h in hits)
+    assert len({h.score for h in hits}) > 1
 
 
 def test_max_per_article_holds(world: Any) -> None:
