@@ -116,25 +116,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             index = load_index(settings, embedder=embedder)
             result["modes"] = {}
             result["search_settings"] = settings.search.model_dump()
-            for mode in args.modes:
-                t0 = time.perf_counter()
-                metrics = evaluate_retrieval(
-                    beir / "queries.jsonl",
-                    beir / "qrels.tsv",
-                    store=store,
-                    index=index,
-                    embedder=embedder,
-                    settings=settings,
-                    modes=[mode],
-                )[mode]
-                result["modes"][mode] = {
-                    **{k: round(v, 4) for k, v in metrics.items()},
-                    "seconds": round(time.perf_counter() - t0, 2),
-                }
-            # What each retrieval choice buys: the hybrid under earlier defaults.
-            result["ablations"] = {}
-            for name, overrides in ABLATIONS.items() if "hybrid" in args.modes else ():
-                variant = merge_section(settings, "search", **overrides)
+
+            def score(variant: Any, mode: str) -> dict[str, float]:
                 metrics = evaluate_retrieval(
                     beir / "queries.jsonl",
                     beir / "qrels.tsv",
@@ -142,9 +125,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     index=index,
                     embedder=embedder,
                     settings=variant,
-                    modes=["hybrid"],
-                )["hybrid"]
-                result["ablations"][name] = {k: round(v, 4) for k, v in metrics.items()}
+                    modes=[mode],
+                )[mode]
+                return {k: round(v, 4) for k, v in metrics.items()}
+
+            for mode in args.modes:
+                t0 = time.perf_counter()
+                result["modes"][mode] = score(settings, mode) | {
+                    "seconds": round(time.perf_counter() - t0, 2)
+                }
+            # What each retrieval choice buys: the hybrid under earlier defaults.
+            result["ablations"] = {}
+            for name, overrides in ABLATIONS.items() if "hybrid" in args.modes else ():
+                variant = merge_section(settings, "search", **overrides)
+                result["ablations"][name] = score(variant, "hybrid")
     result["machine"] = {"python": platform.python_version(), "cpus": platform.machine()}
     return result
 
