@@ -104,13 +104,25 @@ def ner_train(
     batch_start: Annotated[int, typer.Option(min=1, help="First batch size, in words.")] = 100,
     batch_stop: Annotated[int, typer.Option(min=1, help="Largest batch size, in words.")] = 1000,
     eval_frequency: Annotated[int, typer.Option(min=1, help="Steps between dev scores.")] = 200,
+    max_steps: Annotated[
+        int, typer.Option(min=0, help="Stop after this many steps (0: after --epochs).")
+    ] = 0,
+    init_tok2vec: Annotated[
+        Path | None,
+        typer.Option(
+            "--init-tok2vec",
+            help="Start from pretrained tok2vec weights (`litmine ner pretrain`, same widths).",
+        ),
+    ] = None,
 ) -> None:
     """Train a CHEMICAL/DISEASE NER pipeline (tok2vec + ner) on PubTator corpora."""
     from litmine.cli_common import out
     from litmine.ner.train import TrainConfig
     from litmine.ner.train import train as run_train
 
-    extra = {"corpora.dev.limit": dev_limit} if dev_limit else {}
+    extra: dict[str, Any] = {"corpora.dev.limit": dev_limit} if dev_limit else {}
+    if max_steps:
+        extra["training.max_steps"] = max_steps
     config = TrainConfig(
         width=width,
         depth=depth,
@@ -122,9 +134,51 @@ def ner_train(
     path = run_train(
         train, dev, out_dir,
         config=config, epochs=epochs, seed=seed,
-        extra_disease_paths=extra_disease or [], work_dir=work_dir,
+        extra_disease_paths=extra_disease or [], work_dir=work_dir, init_tok2vec=init_tok2vec,
     )  # fmt: skip
     out.print(f"saved NER pipeline to {path}", markup=False, highlight=False)
+
+
+@ner_app.command("pretrain")
+@handle_errors
+def ner_pretrain(
+    texts: Annotated[
+        list[Path],
+        typer.Option(
+            "--texts",
+            help="Unlabelled abstracts (repeatable): PubTator, PubMedQA .json, "
+            "SciFact-style .csv, .jsonl with 'text', or one text a line.",
+        ),
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the tok2vec weights.")],
+    exclude: Annotated[
+        list[Path] | None,
+        typer.Option("--exclude", help="Documents never to use, by id and text (the dev set)."),
+    ] = None,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the texts.")] = 5,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    width: Annotated[int, typer.Option(min=8, help="Token-vector / CNN width.")] = 256,
+    depth: Annotated[int, typer.Option(min=1, help="CNN layers.")] = 4,
+    resume: Annotated[
+        Path | None,
+        typer.Option("--resume", help="Continue from OUT/model<N>.bin of an earlier run."),
+    ] = None,
+) -> None:
+    """Pretrain the NER tok2vec on unlabelled text (spaCy's character objective).
+
+    Train with `litmine ner train --init-tok2vec OUT/model-last.bin` and the same
+    --width / --depth.
+    """
+    from litmine.cli_common import out
+    from litmine.ner.train import TrainConfig
+    from litmine.ner.train import pretrain as run_pretrain
+
+    weights = run_pretrain(
+        texts, out_dir,
+        config=TrainConfig(width=width, depth=depth), epochs=epochs, seed=seed,
+        exclude_paths=exclude or [], resume=resume,
+    )  # fmt: skip
+    out.print(f"saved tok2vec weights to {weights}", markup=False, highlight=False)
 
 
 @ner_app.command("eval")
