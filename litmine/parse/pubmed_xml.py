@@ -750,6 +750,20 @@ def _new_parser() -> etree.XMLParser:
     )
 
 
+def _record_events(source: Any) -> Any:
+    """``iterparse`` end events of the top-level records, with :func:`_new_parser`'s safety."""
+    return etree.iterparse(
+        source,
+        events=("end",),
+        tag=_RECORD_TAGS,
+        load_dtd=False,
+        no_network=True,
+        resolve_entities=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+
+
 def _record(elem: Any, line: int | None) -> list[Any]:
     """The records of one top-level element (a bad one becomes a BadRecord)."""
     tag = elem.tag
@@ -797,16 +811,7 @@ def _parse_chunk_until_error(chunk: PubmedChunk) -> ChunkResult:
     """Records of a broken chunk up to the break, then the :class:`ChunkFailure`."""
     items: list[Any] = []
     count = 0
-    context = etree.iterparse(
-        io.BytesIO(chunk.data),
-        events=("end",),
-        tag=_RECORD_TAGS,
-        load_dtd=False,
-        no_network=True,
-        resolve_entities=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    context = _record_events(io.BytesIO(chunk.data))
     try:
         for _event, elem in context:
             items.extend(_record(elem, elem.sourceline))
@@ -966,16 +971,7 @@ def map_pubmed_xml(
 
 def _iterate(stream: PrefixedStream, name: str) -> Iterator[Article | Deletion | RecordError]:
     """One streaming pass over a document that is not cut into chunks."""
-    context = etree.iterparse(
-        stream,
-        events=("end",),
-        tag=_RECORD_TAGS,
-        load_dtd=False,
-        no_network=True,
-        resolve_entities=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    context = _record_events(stream)
     count = 0
     try:
         for _event, elem in context:
