@@ -12,52 +12,24 @@ and :mod:`litmine.entities`; heavy libraries are imported inside the commands.
 from __future__ import annotations
 
 import csv
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from litmine.config import Settings, load_settings
+from litmine.cli_common import (
+    DataDirOpt,
+    JsonOpt,
+    _dump,
+    _progress,
+    _settings,
+    err,
+    handle_errors,
+    out,
+)
 from litmine.errors import InputError
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """:func:`litmine.cli.handle_errors`, looked up at call time.
-
-    ``litmine.cli`` imports this module to mount its apps, so importing it here
-    at module level would be circular.
-    """
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from litmine.cli_common import handle_errors as handle
-
-        return handle(func)(*args, **kwargs)
-
-    return wrapper
-
-
-def _settings(data_dir: Path | None = None, **sections: dict[str, Any]) -> Settings:
-    overrides: dict[str, Any] = {"data_dir": data_dir}
-    for name, values in sections.items():
-        clean = {k: v for k, v in values.items() if v is not None}
-        if clean:
-            overrides[name] = clean
-    return load_settings(**overrides)
-
-
-DataDirOpt = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Data folder (database, indexes); env LITMINE_DATA_DIR."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 ner_app = typer.Typer(help="Train and evaluate the biomedical NER model.", no_args_is_help=True)
 entities_app = typer.Typer(
@@ -116,7 +88,6 @@ def ner_train(
     ] = None,
 ) -> None:
     """Train a CHEMICAL/DISEASE NER pipeline (tok2vec + ner) on PubTator corpora."""
-    from litmine.cli_common import out
     from litmine.ner.train import TrainConfig
     from litmine.ner.train import train as run_train
 
@@ -169,7 +140,6 @@ def ner_pretrain(
     Train with `litmine ner train --init-tok2vec OUT/model-last.bin` and the same
     --width / --depth.
     """
-    from litmine.cli_common import out
     from litmine.ner.train import TrainConfig
     from litmine.ner.train import pretrain as run_pretrain
 
@@ -200,7 +170,6 @@ def ner_eval(
     The pipeline is built exactly as for `litmine entities` (abbreviation detector,
     post-processing), so the scores are those of the extraction.
     """
-    from litmine.cli_common import out
     from litmine.entities import build_nlp, postprocess_description
     from litmine.ner.eval import evaluate
 
@@ -255,7 +224,6 @@ def entities_main(
     if ctx.invoked_subcommand is not None:
         return
     from litmine import pipeline
-    from litmine.cli_common import _progress, out
 
     settings = _settings(data_dir, ner={"model": model})
     with _progress("extracting entities") as bar:
@@ -277,7 +245,6 @@ def entities_top(
     as_json: JsonOpt = False,
 ) -> None:
     """The entities mentioned in the most articles."""
-    from litmine.cli_common import _dump, err, out
     from litmine.entities import top_entities
     from litmine.store import Store
 
@@ -312,7 +279,6 @@ def entities_pairs(
     as_json: JsonOpt = False,
 ) -> None:
     """Chemical-disease pairs co-mentioned in the most articles, with their PMIDs."""
-    from litmine.cli_common import _dump, out
     from litmine.entities import chemical_disease_pairs
     from litmine.store import Store
 
