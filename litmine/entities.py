@@ -120,6 +120,10 @@ def load_pipeline(name: str) -> Language:
     # The tokenizer's character classes trip a harmless FutureWarning of `re`.
     warnings.filterwarnings("ignore", message="Possible set union", category=FutureWarning)
 
+    # Registers litmine's transformer NER factory, which shipped or trained
+    # pipelines may name (cheap: torch is imported only when weights load).
+    import litmine.ner.transformer  # noqa: F401
+
     shipped = model_path(name)
     if shipped is not None:
         return spacy.load(shipped)

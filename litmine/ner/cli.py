@@ -39,7 +39,11 @@ entities_app = typer.Typer(
 
 ModelOpt = Annotated[
     str | None,
-    typer.Option("--model", help="NER model: 'litmine-bc5cdr', an installed package or a folder."),
+    typer.Option(
+        "--model",
+        help="NER model: 'litmine-bc5cdr' (fast), 'litmine-bc5cdr-wide', an installed package "
+        "or a folder.",
+    ),
 ]
 QueryOpt = Annotated[
     str | None,
@@ -56,16 +60,36 @@ def ner_train(
     train: Annotated[
         list[Path], typer.Option("--train", help="PubTator training file (repeatable).")
     ],
-    dev: Annotated[Path, typer.Option("--dev", help="PubTator dev file (model selection).")],
+    dev: Annotated[
+        Path, typer.Option("--dev", help="PubTator dev file (CNN: checkpoint selection).")
+    ],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the trained pipeline.")],
     extra_disease: Annotated[
         list[Path] | None,
         typer.Option("--extra-disease", help="PubTator file annotating diseases only (NCBI)."),
     ] = None,
-    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training data.")] = 8,
+    arch: Annotated[
+        str,
+        typer.Option(
+            help="'cnn' (spaCy tok2vec + ner, fast) or 'transformer' (fine-tuned MiniLM, "
+            "accurate, slower)."
+        ),
+    ] = "cnn",
+    epochs: Annotated[
+        int | None,
+        typer.Option(min=1, help="Passes over the training data [cnn: 8, transformer: 12]."),
+    ] = None,
+    learn_rate: Annotated[
+        float, typer.Option(min=0.0, help="Peak learning rate of the transformer (AdamW).")
+    ] = 1e-4,
+    base: Annotated[
+        str, typer.Option(help="Encoder the transformer starts from (name or folder).")
+    ] = "all-MiniLM-L6-v2",
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     width: Annotated[int, typer.Option(min=8, help="Token-vector / CNN width.")] = 256,
     depth: Annotated[int, typer.Option(min=1, help="CNN layers.")] = 4,
+    maxout_pieces: Annotated[int, typer.Option(min=1, help="Maxout pieces of the CNN.")] = 3,
+    hidden_width: Annotated[int, typer.Option(min=8, help="Hidden width of the NER model.")] = 128,
     work_dir: Annotated[
         Path | None, typer.Option(help="Keep corpora, config and checkpoints here.")
     ] = None,
@@ -87,7 +111,26 @@ def ner_train(
         ),
     ] = None,
 ) -> None:
-    """Train a CHEMICAL/DISEASE NER pipeline (tok2vec + ner) on PubTator corpora."""
+    """Train a CHEMICAL/DISEASE NER pipeline on PubTator corpora.
+
+    The CNN keeps its best checkpoint by F1 on --dev; the transformer trains for
+    a fixed number of epochs and only scores --dev at the end (written to its meta).
+    """
+    if arch not in ("cnn", "transformer"):
+        raise InputError(f"unknown --arch {arch!r}", "use 'cnn' or 'transformer'")
+    if arch == "transformer":
+        from litmine.ner.transformer import TransformerTrainConfig, train_pipeline
+
+        if extra_disease or init_tok2vec:
+            raise InputError(
+                "--extra-disease and --init-tok2vec apply to the CNN only", "drop them"
+            )
+        trf = TransformerTrainConfig(
+            base=base, epochs=epochs or 12, learn_rate=learn_rate, seed=seed
+        )
+        path = train_pipeline(train, out_dir, config=trf, dev_path=dev)
+        out.print(f"saved NER pipeline to {path}", markup=False, highlight=False)
+        return
     from litmine.ner.train import TrainConfig
     from litmine.ner.train import train as run_train
 
@@ -97,6 +140,8 @@ def ner_train(
     config = TrainConfig(
         width=width,
         depth=depth,
+        maxout_pieces=maxout_pieces,
+        hidden_width=hidden_width,
         dropout=dropout,
         batch_words=(batch_start, batch_stop),
         eval_frequency=eval_frequency,
@@ -104,7 +149,7 @@ def ner_train(
     )
     path = run_train(
         train, dev, out_dir,
-        config=config, epochs=epochs, seed=seed,
+        config=config, epochs=epochs or 8, seed=seed,
         extra_disease_paths=extra_disease or [], work_dir=work_dir, init_tok2vec=init_tok2vec,
     )  # fmt: skip
     out.print(f"saved NER pipeline to {path}", markup=False, highlight=False)

@@ -25,7 +25,7 @@ The ``litmine_consistency`` component runs after ``ner`` (and after scispaCy's
 Nothing here knows a chemical or a disease name: every decision comes from the
 model's own predictions and the abbreviation detector, so it works on top of
 any NER pipeline (litmine's ``litmine-bc5cdr``, scispaCy's ``en_ner_bc5cdr_md``).
-The dev-set effect of each step is in ``litmine/models/litmine-bc5cdr/MODEL_CARD.md``.
+The dev-set effect of each step is in ``litmine/models/litmine-bc5cdr-wide/MODEL_CARD.md``.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ _TRAILING = "-."
 class ConsistencyOptions:
     """What :func:`make_consistent` does.
 
-    The defaults scored best on BC5CDR dev with ``litmine-bc5cdr`` (or within
+    The defaults scored best on BC5CDR dev with ``litmine-bc5cdr-wide`` (or within
     noise of the best while simpler); the table is in the model card.
 
     Attributes:
