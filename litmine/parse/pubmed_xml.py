@@ -272,9 +272,17 @@ def _chemicals(el: Any) -> list[Chemical]:
     return chemicals
 
 
+# Reference-list entries: a bibliography, not a link between a record and its
+# corrections, comments or retractions (the MEDLINE text format has no tag for them).
+_SKIPPED_REF_TYPES = frozenset({"Cites"})
+
+
 def _comments(el: Any) -> list[CommentCorrection]:
     links: list[CommentCorrection] = []
     for cc in el.iterchildren("CommentsCorrections"):
+        ref_type = cc.get("RefType") or ""
+        if ref_type in _SKIPPED_REF_TYPES:
+            continue
         pmid = source = None
         for child in cc:
             tag = child.tag
@@ -282,7 +290,7 @@ def _comments(el: Any) -> list[CommentCorrection]:
                 source = _text(child) or None
             elif tag == "PMID":
                 pmid = _plain(child)
-        links.append(CommentCorrection(cc.get("RefType") or "", pmid, source))
+        links.append(CommentCorrection(ref_type, pmid, source))
     return links
 
 
