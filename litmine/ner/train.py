@@ -537,6 +537,8 @@ def package_pipeline(
     nlp.meta.update(meta or {})
     # The weights are in the pipeline now; drop the (machine-local) source paths.
     nlp.config["initialize"]["init_tok2vec"] = None
+    nlp.config["paths"]["train"] = None
+    nlp.config["paths"]["dev"] = None
     if "raw_text" in nlp.config["paths"]:
         nlp.config["paths"]["raw_text"] = None
     # Ship no corpus vocabulary: the hash embeddings need no strings, only the labels do.
