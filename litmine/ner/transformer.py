@@ -377,7 +377,7 @@ class TransformerNer:
 
     def from_disk(self, path: str | Path, *, exclude: Iterable[str] = ()) -> TransformerNer:
         """Load weights saved by :meth:`to_disk`, word embeddings from the base encoder."""
-        torch = _torch()
+        _torch()  # a clear install hint when PyTorch is missing
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModelForTokenClassification, AutoTokenizer
 
@@ -406,7 +406,6 @@ class TransformerNer:
                 "re-train with `litmine ner train --arch transformer`",
             )
         model.eval()
-        torch.set_grad_enabled(True)  # from_config may be called under no_grad elsewhere
         self.model = model
         return self
 
