@@ -206,6 +206,13 @@ def test_cli_trains_a_transformer(corpus: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "saved NER pipeline" in result.output
     assert json.loads((out / "meta.json").read_text())["litmine"]["config"]["epochs"] == 1
+    # The trained folder is a model like any other for `ner eval`.
+    scored = CliRunner().invoke(
+        app, ["ner", "eval", "--corpus", str(corpus), "--model", str(out), "--json"]
+    )
+    assert scored.exit_code == 0, scored.output
+    report = json.loads(scored.output[scored.output.index("{") :])
+    assert report["docs"] == 12 and 0.0 <= report["overall"]["f1"] <= 1.0
     bad = CliRunner().invoke(
         app,
         ["ner", "train", "--arch", "transformer", "--train", str(corpus), "--dev", str(corpus),
