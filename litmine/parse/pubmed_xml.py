@@ -34,7 +34,7 @@ import io
 import re
 import zlib
 from collections.abc import Callable, Iterator
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, TypedDict
 
 from lxml import etree
 
@@ -745,31 +745,30 @@ class _LineMap:
         self.offset = content_end - (self.head_lines + 1)
 
 
+# Options of every parser here: no DTD, no network, no entity expansion (XXE and
+# billion-laughs safe), and no comments or processing instructions in the tree.
+class _SafeParsing(TypedDict):
+    load_dtd: bool
+    no_network: bool
+    resolve_entities: bool
+    remove_comments: bool
+    remove_pis: bool
+
+
+_SAFE_PARSING = _SafeParsing(
+    load_dtd=False, no_network=True, resolve_entities=False, remove_comments=True, remove_pis=True
+)
+
+
 def _new_parser() -> etree.XMLParser:
     # One per chunk: lxml parsers must not be shared between threads, and
     # building one costs microseconds.
-    return etree.XMLParser(
-        load_dtd=False,
-        no_network=True,
-        resolve_entities=False,
-        remove_comments=True,
-        remove_pis=True,
-        collect_ids=False,
-    )
+    return etree.XMLParser(**_SAFE_PARSING, collect_ids=False)
 
 
 def _record_events(source: Any) -> Any:
-    """``iterparse`` end events of the top-level records, with :func:`_new_parser`'s safety."""
-    return etree.iterparse(
-        source,
-        events=("end",),
-        tag=_RECORD_TAGS,
-        load_dtd=False,
-        no_network=True,
-        resolve_entities=False,
-        remove_comments=True,
-        remove_pis=True,
-    )
+    """``iterparse`` end events of the top-level records, with the safe parser options."""
+    return etree.iterparse(source, events=("end",), tag=_RECORD_TAGS, **_SAFE_PARSING)
 
 
 def _record(elem: Any, line: int | None) -> list[Any]:
