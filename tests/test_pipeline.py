@@ -12,16 +12,14 @@ from litmine import pipeline
 from litmine.config import Settings, load_settings
 from litmine.errors import EntrezUnavailableError, InputError, LitmineError
 from tests.conftest import shared_path
-from tests.entrez_replay import Corpus, EntrezReplay, Fault, closed_port_url
+from tests.entrez_replay import (
+    DEFAULT_ARTICLE_FILES,
+    Corpus,
+    EntrezReplay,
+    Fault,
+    closed_port_url,
+)
 
-RECORDED = [
-    "pubmed1.xml",
-    "pubmed2.xml",
-    "pubmed4.xml",
-    "pubmed5.xml",
-    "pubmed6.xml",
-    "pubmed7.xml",
-]
 RECORDED_PMIDS = {
     "12091962",
     "9997",
@@ -35,7 +33,7 @@ RECORDED_PMIDS = {
 
 
 def recorded_files() -> list[Path]:
-    return [shared_path("entrez", name) for name in RECORDED]
+    return [shared_path("entrez", name) for name in DEFAULT_ARTICLE_FILES]
 
 
 def stored_pmids(settings: Settings) -> set[str]:

@@ -14,6 +14,7 @@ from litmine.errors import ParseError, RecordError
 from litmine.parse import pubmed_xml
 from litmine.parse.pubmed_xml import iter_pubmed_xml, parse_pubmed_xml_bytes
 from litmine.types import Article, ArticleSource, Deletion
+from tests.entrez_replay import DEFAULT_ARTICLE_FILES
 
 
 @pytest.fixture(scope="module")
@@ -525,14 +526,7 @@ def test_book_article() -> None:
 def _records_of_all_files(entrez: Path) -> list[bytes]:
     """Every PubmedArticle of the recorded EFetch files, as it stands in the file."""
     records = []
-    for name in (
-        "pubmed1.xml",
-        "pubmed2.xml",
-        "pubmed4.xml",
-        "pubmed5.xml",
-        "pubmed6.xml",
-        "pubmed7.xml",
-    ):
+    for name in DEFAULT_ARTICLE_FILES:
         data = (entrez / name).read_bytes()
         start = data.find(b"<PubmedArticle>")
         while start >= 0:
