@@ -71,20 +71,22 @@ def ner_train(
     arch: Annotated[
         str,
         typer.Option(
-            help="'cnn' (spaCy tok2vec + ner, fast) or 'transformer' (fine-tuned MiniLM, "
-            "accurate, slower)."
+            help="'cnn' (spaCy tok2vec + ner) or 'transformer' (fine-tunes the BERT-style "
+            "encoder of --base; several times slower to run)."
         ),
     ] = "cnn",
     epochs: Annotated[
         int | None,
-        typer.Option(min=1, help="Passes over the training data [cnn: 8, transformer: 12]."),
+        typer.Option(min=1, help="Passes over the training data (default: the trainer's)."),
     ] = None,
     learn_rate: Annotated[
-        float, typer.Option(min=0.0, help="Peak learning rate of the transformer (AdamW).")
-    ] = 1e-4,
+        float | None,
+        typer.Option(min=0.0, help="Peak learning rate of the transformer (AdamW)."),
+    ] = None,
     base: Annotated[
-        str, typer.Option(help="Encoder the transformer starts from (name or folder).")
-    ] = "all-MiniLM-L6-v2",
+        str | None,
+        typer.Option(help="Encoder the transformer starts from (default all-MiniLM-L6-v2)."),
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     width: Annotated[int, typer.Option(min=8, help="Token-vector / CNN width.")] = 256,
     depth: Annotated[int, typer.Option(min=1, help="CNN layers.")] = 4,
@@ -125,13 +127,14 @@ def ner_train(
             raise InputError(
                 "--extra-disease and --init-tok2vec apply to the CNN only", "drop them"
             )
-        trf = TransformerTrainConfig(
-            base=base, epochs=epochs or 12, learn_rate=learn_rate, seed=seed
-        )
+        trf = TransformerTrainConfig(seed=seed)
+        trf.base = base or trf.base
+        trf.epochs = epochs or trf.epochs
+        trf.learn_rate = learn_rate or trf.learn_rate
         path = train_pipeline(train, out_dir, config=trf, dev_path=dev)
         out.print(f"saved NER pipeline to {path}", markup=False, highlight=False)
         return
-    from litmine.ner.train import TrainConfig
+    from litmine.ner.train import DEFAULT_EPOCHS, TrainConfig
     from litmine.ner.train import train as run_train
 
     extra: dict[str, Any] = {"corpora.dev.limit": dev_limit} if dev_limit else {}
@@ -149,7 +152,7 @@ def ner_train(
     )
     path = run_train(
         train, dev, out_dir,
-        config=config, epochs=epochs or 8, seed=seed,
+        config=config, epochs=epochs or DEFAULT_EPOCHS, seed=seed,
         extra_disease_paths=extra_disease or [], work_dir=work_dir, init_tok2vec=init_tok2vec,
     )  # fmt: skip
     out.print(f"saved NER pipeline to {path}", markup=False, highlight=False)

@@ -29,6 +29,10 @@ from litmine.ner.pubtator import LABELS, ConversionStats, to_docbin
 log = logging.getLogger(__name__)
 
 
+DEFAULT_EPOCHS = 8
+"""Passes over the training data when none are given."""
+
+
 @dataclass(slots=True)
 class TrainConfig:
     """Hyper-parameters of the CNN pipeline.
@@ -337,7 +341,7 @@ def train(
     out_dir: str | Path,
     *,
     config: TrainConfig | None = None,
-    epochs: int = 8,
+    epochs: int = DEFAULT_EPOCHS,
     seed: int = 0,
     extra_disease_paths: Sequence[str | Path] = (),
     limit: int | None = None,

