@@ -16,7 +16,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from litmine.cli_common import DataDirOpt, JsonOpt, _dump, _settings, err, handle_errors, out
+from litmine.cli_common import (
+    DataDirOpt,
+    JsonOpt,
+    _dump,
+    _progress,
+    _settings,
+    err,
+    handle_errors,
+    out,
+)
 
 if TYPE_CHECKING:
     from litmine.config import Settings
@@ -96,7 +105,6 @@ def index_adapt(
 ) -> None:
     """Fine-tune the embedding model on this collection's title -> passage pairs (no labels)."""
     from litmine.adapt import AdaptParams, adapt_from_store
-    from litmine.cli_common import _progress
     from litmine.pipeline import open_store
 
     settings = _settings(data_dir)
