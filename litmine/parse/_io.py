@@ -10,11 +10,21 @@ from __future__ import annotations
 import io
 import os
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import IO, BinaryIO
+from typing import IO, Any, BinaryIO
 
 from litmine.errors import ParseError
+
+_decompressobj: Callable[[int], Any]
+_InflateError: type[Exception]
+try:  # ISA-L inflates gzip about 2.5x faster than zlib, same format and checks
+    from isal import isal_zlib
+
+    _decompressobj = isal_zlib.decompressobj
+    _InflateError = isal_zlib.error  # type: ignore[assignment]  # its stub says an instance
+except ImportError:  # a platform without isal wheels: zlib does the same, slower
+    _decompressobj, _InflateError = zlib.decompressobj, zlib.error
 
 __all__ = [
     "GZIP_MAGIC",
@@ -61,10 +71,11 @@ class PrefixedStream:
 
 
 class GunzipStream:
-    """Inflate a gzip stream (all members) chunk by chunk with :mod:`zlib`.
+    """Inflate a gzip stream (all members) chunk by chunk with ISA-L (``isal``).
 
-    Lighter than :class:`gzip.GzipFile` for large sequential reads: zlib
-    itself checks each member's CRC and length, so no extra pass is needed.
+    Lighter than :class:`gzip.GzipFile` for large sequential reads: the
+    inflater itself checks each member's CRC and length, so no extra pass is
+    needed. Falls back to :mod:`zlib` where ``isal`` is not installed.
 
     Args:
         raw: The compressed stream, positioned after ``head``.
@@ -73,13 +84,14 @@ class GunzipStream:
     Raises:
         EOFError: From :meth:`read`, when the compressed data stops before the
             end-of-stream marker (a truncated download).
-        zlib.error: From :meth:`read`, on corrupt data or a CRC mismatch.
+        zlib.error: From :meth:`read`, on corrupt data or a CRC mismatch
+            (ISA-L's own error is re-raised as this one).
     """
 
     def __init__(self, raw: IO[bytes], head: bytes = b"") -> None:
         self._raw = raw
         self._pending = head
-        self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._inflater = _decompressobj(16 + zlib.MAX_WBITS)
         self._buf = b""
         self._pos = 0
         self._eof = False
@@ -101,8 +113,11 @@ class GunzipStream:
                 if self._inflater.eof:
                     if not data.strip(b"\x00"):
                         break  # zero padding after the last member
-                    self._inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-                out.append(self._inflater.decompress(data))
+                    self._inflater = _decompressobj(16 + zlib.MAX_WBITS)
+                try:
+                    out.append(self._inflater.decompress(data))
+                except _InflateError as exc:
+                    raise zlib.error(str(exc)) from exc
                 data = self._inflater.unused_data if self._inflater.eof else b""
             block = b"".join(out)
             if block:

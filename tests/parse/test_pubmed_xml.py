@@ -413,6 +413,17 @@ def test_truncated_gzip_file(entrez: Path, tmp_path: Path) -> None:
         list(iter_pubmed_xml(path))
 
 
+def test_gzip_checksum_mismatch_is_reported(entrez: Path, tmp_path: Path) -> None:
+    packed = bytearray(gzip.compress((entrez / "pubmed4.xml").read_bytes()))
+    packed[-6] ^= 0xFF  # a byte of the CRC-32 trailer: the inflated data is all there
+    path = tmp_path / "bad_crc.xml.gz"
+    path.write_bytes(bytes(packed))
+    with pytest.raises(
+        ParseError, match=r"bad_crc\.xml\.gz: the gzip data is truncated or corrupt"
+    ):
+        list(iter_pubmed_xml(path))
+
+
 def test_corrupt_xml_names_file_and_line(entrez: Path) -> None:
     with pytest.raises(ParseError, match=r"einfo4\.xml: truncated or malformed XML at line \d+"):
         list(iter_pubmed_xml(entrez / "einfo4.xml"))
