@@ -340,6 +340,8 @@ class Searcher:
             IndexStateError: Dense or hybrid mode and no usable index.
         """
         mode = mode or self.settings.search.mode
+        if mode in ("bm25", "hybrid") and self.settings.search.bm25_unit == "passage":
+            self._sync_passage_fts()
         index: PassageIndex | None = None
         embedder: Embedder | None = None
         if mode in ("dense", "hybrid"):
@@ -360,6 +362,20 @@ class Searcher:
             max_per_article=max_per_article,
             candidates=candidates,
         )
+
+    def _sync_passage_fts(self) -> None:
+        """Index passages stored since the last passage-level query (built on demand).
+
+        The searcher reads through a read-only connection, so the catch-up
+        goes through a short-lived writable one.
+        """
+        if not self.store.read_only:
+            self.store.sync_passage_fts()
+        elif self.store.passage_fts_behind():
+            from litmine.store import Store
+
+            with Store.open(self.settings) as writable:
+                writable.sync_passage_fts()
 
     def close(self) -> None:
         """Close the store when this searcher opened it."""

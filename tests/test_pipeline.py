@@ -11,6 +11,7 @@ import pytest
 from litmine import pipeline
 from litmine.config import Settings, load_settings
 from litmine.errors import EntrezUnavailableError, InputError, LitmineError
+from litmine.store import Store
 from tests.conftest import shared_path
 from tests.entrez_replay import (
     DEFAULT_ARTICLE_FILES,
@@ -309,6 +310,8 @@ def _stored_rows(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
         "passages_fts": "SELECT rowid, * FROM passages_fts ORDER BY rowid",
         "fts_terms": "SELECT COUNT(*) FROM passages_fts WHERE passages_fts MATCH 'patient*'",
     }
+    with Store.open(settings) as store:
+        store.sync_passage_fts()  # built on demand: compare the built index
     conn = sqlite3.connect(settings.db_path)
     try:
         return {name: conn.execute(sql).fetchall() for name, sql in queries.items()}

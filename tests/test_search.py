@@ -185,6 +185,20 @@ def test_searcher_service(world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     assert store.counts().articles == 12  # the borrowed store stays open
 
 
+def test_read_only_searcher_builds_the_passage_index_it_needs(tmp_path: Path) -> None:
+    settings = load_settings(
+        data_dir=tmp_path / "data", search={"bm25_unit": "passage", "mode": "bm25"}
+    )
+    with Store.open(settings) as store:
+        fill(store, settings)
+        # Ingest leaves the passage full-text index to the first query that needs it.
+        assert store.passage_fts_behind() == store.counts().passages > 0
+    with Searcher(settings) as searcher:  # opens the store read-only
+        assert searcher.store.read_only
+        assert _pmids(searcher.search("xyzzyl7")) == ["1004"]
+        assert searcher.store.passage_fts_behind() == 0
+
+
 def test_searcher_without_index_explains(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path / "empty")
     with Store.open(settings) as store, Searcher(settings, store=store) as searcher:

@@ -748,6 +748,8 @@ def test_counts(store: Store) -> None:
 
 
 def _all_rows(path: Path) -> dict[str, list[tuple]]:
+    with Store(path) as store:
+        store.sync_passage_fts()  # built on demand: compare the built index
     return {
         "articles": rows(
             path,
@@ -765,6 +767,7 @@ def _all_rows(path: Path) -> dict[str, list[tuple]]:
         "changes": rows(path, "SELECT * FROM passage_changes ORDER BY seq"),
         "fts": rows(path, "SELECT rowid, * FROM articles_fts ORDER BY rowid")
         + rows(path, "SELECT rowid, * FROM passages_fts ORDER BY rowid"),
+        "fts_index": [(pk,) for pk in sorted(_indexed_pks(path, "warfarin OR second"))],
     }
 
 
@@ -832,3 +835,90 @@ def test_schema_2_database_upgrades_and_keeps_article_search(
         s.check()  # FTS5 integrity: no entry left behind or missing
     triggers = rows(db_path, "SELECT name FROM sqlite_master WHERE type = 'trigger'")
     assert triggers == []
+
+
+# --------------------------------------------------------------------------- passage full text
+
+
+def _indexed_pks(path: Path, term: str) -> list[int]:
+    """Passage pks the FTS5 index itself returns (not the content view)."""
+    return [
+        r[0] for r in rows(path, "SELECT rowid FROM passages_fts WHERE passages_fts MATCH ?", term)
+    ]
+
+
+def test_passage_fts_is_built_on_demand(store: Store) -> None:
+    store.upsert_articles([rich_article("1"), rich_article("2")], split=split)
+    n = store.counts().passages
+    # Ingest leaves the passage index alone: default search never reads it.
+    assert store.passage_fts_behind() == n > 0
+    assert _indexed_pks(store.path, "warfarin") == []
+    hits = store.bm25_passages("warfarin")  # catches up first
+    assert {p for p, _ in hits} >= {p.id for p in store.passages_for("1")[:1]}
+    assert store.passage_fts_behind() == 0
+    assert len(_indexed_pks(store.path, "warfarin")) == len(hits)
+    store.upsert_articles([rich_article("3")], split=split)
+    assert store.passage_fts_behind() == len(store.passages_for("3"))
+    assert store.sync_passage_fts() == len(store.passages_for("3"))
+    assert store.sync_passage_fts() == 0
+    assert {p.id for p in store.passages_for("3")} <= {
+        p for p, _ in store.bm25_passages("warfarin")
+    }
+    store.check()
+
+
+def test_read_only_store_asks_for_passage_fts_sync(db_path: Path) -> None:
+    with Store(db_path) as s:
+        s.upsert_articles([rich_article()], split=split)
+    with Store(db_path, read_only=True) as reader:
+        with pytest.raises(StoreError, match="passage full-text index is missing") as info:
+            reader.bm25_passages("warfarin")
+        assert "bm25_unit" in (info.value.hint or "")
+        with Store(db_path) as writer:
+            writer.sync_passage_fts()
+        assert reader.bm25_passages("warfarin")
+        assert reader.bm25_passages_within("warfarin", ["31452104"])
+
+
+def test_passage_fts_consistent_through_updates_and_deletes(store: Store) -> None:
+    store.upsert_articles([rich_article("1"), rich_article("2")], split=split)
+    # Deleting and updating articles whose passages were never indexed.
+    store.delete_articles(["2"])
+    store.upsert_articles([rich_article("1", version=2, title="Quokka dosing")], split=split)
+    store.check()  # syncs, then FTS5's own integrity check against the stored rows
+    # Now indexed: a new title must reach the entries of the kept passages.
+    store.upsert_articles([rich_article("1", version=3, title="Zebrafish dosing")], split=split)
+    ids = {p.id for p in store.passages_for("1")}
+    assert {p for p, _ in store.bm25_passages("zebrafish")} == ids
+    assert store.bm25_passages("quokka") == []
+    # The newest passages go; later ones must not reuse their pks, which count
+    # as indexed while at or below the watermark.
+    store.upsert_articles([rich_article("4")], split=split)
+    store.sync_passage_fts()
+    top = rows(store.path, "SELECT MAX(pk) FROM passages")[0][0]
+    store.delete_articles(["4"])
+    store.upsert_articles([rich_article("5")], split=split)
+    assert min(p[0] for p in rows(store.path, "SELECT pk FROM passages WHERE pmid = '5'")) > top
+    assert store.passage_fts_behind() == len(store.passages_for("5"))
+    store.check()
+    store.rebuild_fts()
+    assert store.passage_fts_behind() == 0
+    store.check()
+
+
+def test_schema_3_passage_index_counts_as_complete(db_path: Path) -> None:
+    with Store(db_path) as s:
+        s.upsert_articles([rich_article()], split=split)
+        s.sync_passage_fts()
+    # What a version-3 database looked like: every passage indexed, no watermark.
+    conn = sqlite3.connect(db_path)
+    conn.executescript(
+        "DROP TABLE fts_progress; DELETE FROM schema_migrations WHERE version >= 4;"
+        "PRAGMA user_version = 3;"
+    )
+    conn.close()
+    with Store(db_path) as s:
+        assert s.schema_version == SCHEMA_VERSION
+        assert s.passage_fts_behind() == 0
+        assert s.bm25_passages("warfarin")
+        s.check()
