@@ -242,7 +242,8 @@ class SearchSettings(_Section):
         "article",
         description="What BM25 ranks: 'article' (title + whole abstract; each passage of a hit "
         "article gets its article's score, the better ranking on SciFact) or 'passage' "
-        "(each passage with its title on its own).",
+        "(each passage with its title on its own; its full-text index is built by the first "
+        "such search after an ingest).",
     )
     max_per_article: int = Field(
         2, ge=1, description="Most passages of one article on a result page."
