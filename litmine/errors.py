@@ -78,6 +78,14 @@ class EntrezError(NetworkError):
     """E-utilities answered, but with an error that retrying did not cure."""
 
 
+class EntrezHistoryError(EntrezError):
+    """The history server no longer knows a result set (WebEnv/query_key).
+
+    NCBI drops idle history sets after some hours; searching again gives a
+    fresh one.
+    """
+
+
 class ParseError(LitmineError):
     """A whole file or response could not be parsed."""
 

@@ -416,6 +416,11 @@ class EntrezReplay:
             for queue in self._faults.values():
                 queue.clear()
 
+    def forget_histories(self) -> None:
+        """Drop every history set, as NCBI does with idle ones after some hours."""
+        with self._lock:
+            self._histories.clear()
+
     def read(self, filename: str) -> bytes:
         """A recorded file's bytes."""
         return (self.data_dir / filename).read_bytes()

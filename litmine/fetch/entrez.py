@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import email.utils
 import functools
@@ -42,7 +43,13 @@ import httpx
 from lxml import etree
 
 from litmine.config import EntrezSettings
-from litmine.errors import ConfigError, EntrezError, EntrezUnavailableError, InputError
+from litmine.errors import (
+    ConfigError,
+    EntrezError,
+    EntrezHistoryError,
+    EntrezUnavailableError,
+    InputError,
+)
 
 __all__ = [
     "DEFAULT_SINCE",
@@ -107,6 +114,8 @@ _PERMANENT_ERROR_MARKERS: Final = (
     "unknown db",
     "unknown database",
 )
+# What NCBI says when it no longer has a history set (expired, or lost by a backend).
+_HISTORY_LOST: Final = "unable to obtain query"
 # <ERROR> texts NCBI sends when its backend hiccups; the same request usually
 # succeeds a moment later.
 _TRANSIENT_ERROR_MARKERS: Final = (
@@ -117,7 +126,7 @@ _TRANSIENT_ERROR_MARKERS: Final = (
     "timed out",
     "try again",
     "internal",
-    "unable to obtain query",
+    _HISTORY_LOST,  # retried first: a backend sometimes loses a set for a moment
     "connect",
     "couldn't resolve",
     "busy",
@@ -538,11 +547,28 @@ class EntrezGateway:
     # -- internals -----------------------------------------------------------
 
     def _page_window(self, window: SearchWindow, limit: int | None) -> Iterator[FetchBatch]:
-        total = window.count if limit is None else min(limit, window.count)
         retstart = 0
-        while retstart < total and window.history is not None:
+        refreshed = False
+        while window.history is not None:
+            total = window.count if limit is None else min(limit, window.count)
+            if retstart >= total:
+                return
             size = min(self.settings.batch_size, total - retstart)
-            xml = self.efetch(history=window.history, retstart=retstart, retmax=size)
+            try:
+                xml = self.efetch(history=window.history, retstart=retstart, retmax=size)
+            except EntrezHistoryError:
+                # Planned windows can wait hours for their turn (a nightly run
+                # fetches them one task at a time) and NCBI drops idle history
+                # sets: search the window again, once per page.
+                if refreshed:
+                    raise
+                refreshed = True
+                fresh = self._research(window)
+                if fresh.count != window.count:
+                    retstart = 0  # the set changed; upserts make re-fetched pages harmless
+                window = fresh
+                continue
+            refreshed = False
             yield FetchBatch(
                 window=window,
                 retstart=retstart,
@@ -556,6 +582,28 @@ class EntrezGateway:
         size = self.settings.batch_size
         for start in range(0, len(ids), size):
             yield self.efetch(ids=ids[start : start + size])
+
+    def _research(self, window: SearchWindow) -> SearchWindow:
+        """The same window searched again, with a fresh history set."""
+        log.info(
+            "history set of %r (%s..%s) expired; searching again",
+            window.term,
+            window.mindate,
+            window.maxdate,
+        )
+        result = self.esearch(
+            window.term, mindate=window.mindate, maxdate=window.maxdate, datetype="edat", retmax=0
+        )
+        if result.count > self.settings.search_window:
+            raise EntrezError(
+                f"the window {window.mindate}..{window.maxdate} of {window.term!r} grew from "
+                f"{window.count} to {result.count} records while it waited, past "
+                f"entrez.search_window ({self.settings.search_window})",
+                "run the ingest again: it plans smaller windows from the saved watermark",
+            )
+        return dataclasses.replace(
+            window, count=result.count, history=result.history, warnings=result.warnings
+        )
 
     def _iter_windows(
         self, term: str, since: dt.date | None, until: dt.date | None
@@ -729,6 +777,12 @@ class EntrezGateway:
                 self._sleep(delay)
         if unreachable == attempts:
             raise EntrezUnavailableError(self.base_url, problem)
+        if _HISTORY_LOST in problem.lower():
+            raise EntrezHistoryError(
+                f"E-utilities {endpoint} failed after {attempts} attempt(s); last problem: "
+                f"{problem}",
+                "the history set (WebEnv) expired: search again",
+            )
         raise EntrezError(
             f"E-utilities {endpoint} failed after {attempts} attempt(s); last problem: {problem}",
             "NCBI may be overloaded: try again later, or raise entrez.max_retries",

@@ -11,7 +11,13 @@ import pytest
 from lxml import etree
 
 from litmine.config import EntrezSettings, load_settings
-from litmine.errors import ConfigError, EntrezError, EntrezUnavailableError, InputError
+from litmine.errors import (
+    ConfigError,
+    EntrezError,
+    EntrezHistoryError,
+    EntrezUnavailableError,
+    InputError,
+)
 from litmine.fetch.entrez import (
     DEFAULT_SINCE,
     EntrezGateway,
@@ -607,6 +613,64 @@ def test_iter_window_pages_one_planned_window(
         assert sorted(fetched) == sorted(expected)
     first = windows[0]
     assert [len(pmids_of(x)) for x in gateway.iter_window(first, max_records=5)] == [4, 1]
+
+
+def test_expired_history_is_searched_again_and_paging_resumes(
+    make_gateway: MakeGateway, entrez_replay: EntrezReplay
+) -> None:
+    gateway = make_gateway(batch_size=4, search_window=50, max_retries=1)
+    since, until = dt.date(2019, 3, 1), dt.date(2019, 3, 10)
+    corpus = entrez_replay.use_corpus(Corpus.spread(10, since, until))
+    (window,) = gateway.plan_windows("cancer", since, until)
+    pages = gateway.iter_window(window)
+    first = next(pages)
+    entrez_replay.forget_histories()  # the window waited hours for its turn
+    entrez_replay.clear()
+
+    rest = list(pages)
+
+    fetched = [p for xml in (first, *rest) for p in pmids_of(xml)]
+    assert sorted(fetched) == sorted(str(p) for _, p in corpus.select(since, until))
+    assert len(fetched) == len(set(fetched)) == 10  # same set: paging resumed, not restarted
+    assert len(entrez_replay.requests_for("esearch")) == 1
+    efetches = entrez_replay.requests_for("efetch")
+    assert [r.params.get("retstart") for r in efetches] == ["4", "4", "4", "8"]
+    assert efetches[0].params["WebEnv"] != efetches[-1].params["WebEnv"]
+
+
+def test_window_that_changed_while_its_history_expired_is_paged_again(
+    make_gateway: MakeGateway, entrez_replay: EntrezReplay
+) -> None:
+    gateway = make_gateway(batch_size=4, search_window=50, max_retries=0)
+    since, until = dt.date(2019, 3, 1), dt.date(2019, 3, 10)
+    entrez_replay.use_corpus(Corpus.spread(10, since, until))
+    (window,) = gateway.plan_windows("cancer", since, until)
+    pages = gateway.iter_window(window)
+    first = next(pages)
+    # Records were added to the window's days, and its history set expired.
+    grown = entrez_replay.use_corpus(Corpus.spread(13, since, until))
+    entrez_replay.forget_histories()
+
+    rest = list(pages)
+
+    fetched = [p for xml in rest for p in pmids_of(xml)]
+    assert sorted(fetched) == sorted(str(p) for _, p in grown.select(since, until))
+    assert set(pmids_of(first)) <= set(fetched)  # from the start again: nothing skipped
+
+
+def test_history_lost_twice_on_one_page_is_reported(
+    make_gateway: MakeGateway, entrez_replay: EntrezReplay
+) -> None:
+    gateway = make_gateway(batch_size=4, max_retries=0)
+    since, until = dt.date(2019, 3, 1), dt.date(2019, 3, 10)
+    entrez_replay.use_corpus(Corpus.spread(10, since, until))
+    (window,) = gateway.plan_windows("cancer", since, until)
+    entrez_replay.fail("efetch", Fault.error("Unable to obtain query #1"), times=2)
+
+    with pytest.raises(EntrezHistoryError, match="Unable to obtain query") as info:
+        list(gateway.iter_window(window))
+    assert "search again" in (info.value.hint or "")
+    assert len(entrez_replay.requests_for("esearch")) == 2  # the plan, then one new search
 
 
 def test_large_window_beyond_10k_is_refused_by_server(
