@@ -2,7 +2,8 @@
 
 Everything network-related lives in :meth:`EntrezGateway._request`: the
 ``tool``/``email``/``api_key`` parameters NCBI asks for, the rate limit
-(3 requests/s without an API key, 10 with one), GET-or-POST, the timeout and
+(3 requests/s without an API key, 10 with one, shared by every gateway of the
+process that uses the same endpoint and key), GET-or-POST, the timeout and
 the single retry layer (429, 5xx, resets, timeouts, HTML error pages,
 truncated XML and transient ``<ERROR>`` answers). The public methods only
 build parameters and read the validated XML.
@@ -11,7 +12,8 @@ ESearch and EFetch can page through at most the first 10,000 records of a
 result set, so :meth:`EntrezGateway.plan_windows` splits a query by Entrez
 date (``edat``) until every window fits, and by PMID range when one day alone
 is too big. :meth:`EntrezGateway.iter_batches` then pages through each
-window's history set with EFetch.
+window's history set with EFetch, searching a window again when NCBI has
+dropped its history set meanwhile.
 
 Example:
     >>> with EntrezGateway(load_settings().entrez) as gateway:  # doctest: +SKIP
@@ -31,6 +33,7 @@ import random
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -244,6 +247,25 @@ class FetchBatch:
         return self.window.maxdate
 
 
+@dataclass(slots=True)
+class _Slot:
+    """When the next request to one endpoint with one key may start."""
+
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+    next_start: float = float("-inf")
+
+
+_SLOTS: dict[tuple[str, str | None, Callable[[], float]], _Slot] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def _shared_slot(base_url: str, api_key: str | None, clock: Callable[[], float]) -> _Slot:
+    # Keyed by clock too: a gateway with an injected (test) clock measures
+    # time on another scale and must not share slots with real ones.
+    with _SLOTS_LOCK:
+        return _SLOTS.setdefault((base_url, api_key, clock), _Slot())
+
+
 @dataclass(frozen=True, slots=True)
 class _Reply:
     content: bytes
@@ -297,7 +319,10 @@ class EntrezGateway:
         self._clock = clock
         self._rng = rng or random.Random()
         self._interval = 1.0 / settings.rate_limit
-        self._next_slot = float("-inf")
+        # Gateways of one process that talk to the same endpoint with the same
+        # key share the limit (NCBI counts per key or IP, not per client): a
+        # nightly run opens one gateway per window, a web app one per request.
+        self._slot = _shared_slot(self.base_url, settings.api_key, clock)
         # No DTD loading and no network: PubMed documents name remote DTDs,
         # and resolving them would be slow, leaky and unsafe.
         self._parser = etree.XMLParser(
@@ -674,11 +699,12 @@ class EntrezGateway:
         # Minimum interval between request starts: any 1-second span then
         # holds at most `rate_limit` requests, without bursts that NCBI
         # answers with 429.
-        now = self._clock()
-        start = max(now, self._next_slot)
+        with self._slot.lock:
+            now = self._clock()
+            start = max(now, self._slot.next_start)
+            self._slot.next_start = start + self._interval
         if start > now:
             self._sleep(start - now)
-        self._next_slot = start + self._interval
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         # Full jitter spreads retries of many clients; Retry-After is a floor

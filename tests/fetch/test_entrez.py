@@ -433,6 +433,25 @@ def test_rate_limit_without_and_with_api_key(
     assert stamps[-1] - stamps[0] <= (len(stamps) - 1) / rate + 0.1
 
 
+def test_gateways_of_one_process_share_the_rate_limit(
+    make_gateway: MakeGateway, clock: FakeClock
+) -> None:
+    transport = StampingTransport(clock)
+    # One gateway per planned window, as the nightly flow opens them.
+    for _ in range(6):
+        with make_gateway(transport=transport) as gateway:
+            gateway.esearch("cancer")
+    stamps = transport.stamps
+    assert len(stamps) == 6
+    for first, later in zip(stamps, stamps[3:], strict=False):
+        assert later - first >= 1.0 - 1e-6
+    # Another API key is another quota.
+    other = StampingTransport(clock)
+    start = clock()
+    make_gateway(api_key="other-key", transport=other).esearch("cancer")
+    assert other.stamps == [start]
+
+
 def test_explicit_rate_overrides_default(make_gateway: MakeGateway, clock: FakeClock) -> None:
     transport = StampingTransport(clock)
     gateway = make_gateway(requests_per_second=1, transport=transport)
