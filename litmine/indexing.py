@@ -26,10 +26,11 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from litmine._compat import batched
 from litmine.errors import IndexStateError
 
 if TYPE_CHECKING:
@@ -161,11 +162,6 @@ def _embed_all(
     return np.concatenate(ids), np.concatenate(vectors)
 
 
-def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
 def load_index(settings: Settings, *, embedder: Embedder | None = None) -> PassageIndex:
     """Load the saved index, checking it against the settings' model.
 
@@ -285,7 +281,7 @@ def update_index(
 
     removed = index.remove(sorted(to_remove)) if to_remove else 0
     added = 0
-    for chunk in _chunks(sorted(to_add), batch_size):
+    for chunk in batched(sorted(to_add), batch_size):
         passages = store.get_passages(chunk)  # passages deleted meanwhile are skipped
         if passages:
             ids = np.fromiter((p.id for p in passages), dtype=np.int64, count=len(passages))

@@ -71,6 +71,7 @@ try:  # orjson comes with prefect; it serialises records ~20x faster than json
 except ImportError:  # pragma: no cover - exercised only without prefect
     orjson = None  # type: ignore[assignment]
 
+from litmine._compat import batched
 from litmine.errors import InputError, StoreError
 from litmine.types import Article, Entity, IngestReport, Passage, to_jsonable
 
@@ -577,11 +578,6 @@ _QUERY_SELECT = "SELECT id, query, cron, watermark, created_at, last_run_id FROM
 
 def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
-
-
-def _chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def _marks(n: int) -> str:
@@ -1345,7 +1341,7 @@ class Store:
     ) -> None:
         conn = self._conn
         stored: dict[str, tuple[int, int, str]] = {}
-        for chunk in _chunks([prep.pmid for prep, _ in batch]):
+        for chunk in batched([prep.pmid for prep, _ in batch], _IN_CHUNK):
             for pmid, rowid, version, content_hash in conn.execute(
                 "SELECT pmid, id, version, content_hash FROM articles "
                 f"WHERE pmid IN ({_marks(len(chunk))})",
@@ -1446,7 +1442,7 @@ class Store:
         pmids = [pmid for pmid, _, _ in items]
         old_ids: dict[str, set[int]] = {pmid: set() for pmid in pmids}
         pks: dict[int, int] = {}
-        for chunk in _chunks(pmids):
+        for chunk in batched(pmids, _IN_CHUNK):
             for pk, pid, pmid in conn.execute(
                 f"SELECT pk, id, pmid FROM passages WHERE pmid IN ({_marks(len(chunk))})", chunk
             ):
@@ -1622,7 +1618,7 @@ class Store:
         deleted = 0
         with self.transaction(), self._errors():
             conn = self._conn
-            for chunk in _chunks(keys):
+            for chunk in batched(keys, _IN_CHUNK):
                 marks = _marks(len(chunk))
                 # SQLite-specific: drop FTS entries while the rows still exist.
                 conn.execute(
@@ -1698,7 +1694,7 @@ class Store:
         columns = "SELECT a.id, a.title, a.abstract, a.record FROM articles a"
         if pmids is not None:
             keys = list(dict.fromkeys(pmids))
-            for chunk in _chunks(keys, max(1, min(batch_size, _IN_CHUNK))):
+            for chunk in batched(keys, max(1, min(batch_size, _IN_CHUNK))):
                 rows = self._conn.execute(
                     f"{columns} WHERE {where} AND a.pmid IN ({_marks(len(chunk))}) ORDER BY a.id",
                     chunk,
@@ -1749,7 +1745,7 @@ class Store:
         """
         if pmids is not None:
             keys = list(dict.fromkeys(pmids))
-            for chunk in _chunks(keys, min(batch_size, _IN_CHUNK)):
+            for chunk in batched(keys, min(batch_size, _IN_CHUNK)):
                 with self._errors():
                     rows = self._conn.execute(
                         "SELECT pmid, title, abstract, record FROM articles "
@@ -1788,7 +1784,7 @@ class Store:
         keys = list(dict.fromkeys(pmids))
         out: dict[str, int] = {}
         with self._errors():
-            for chunk in _chunks(keys):
+            for chunk in batched(keys, _IN_CHUNK):
                 out.update(
                     self._conn.execute(
                         f"SELECT pmid, version FROM articles WHERE pmid IN ({_marks(len(chunk))})",
@@ -1819,7 +1815,7 @@ class Store:
         keys = list(dict.fromkeys(int(i) for i in ids))
         found: dict[int, Passage] = {}
         with self._errors():
-            for chunk in _chunks(keys):
+            for chunk in batched(keys, _IN_CHUNK):
                 for row in self._conn.execute(
                     f"{_PASSAGE_SELECT} WHERE p.id IN ({_marks(len(chunk))})", chunk
                 ):
@@ -1963,7 +1959,7 @@ class Store:
         with self.transaction(), self._errors():
             conn = self._conn
             known: set[int] = set()
-            for chunk in _chunks(ids):
+            for chunk in batched(ids, _IN_CHUNK):
                 known.update(
                     row[0]
                     for row in conn.execute(
@@ -1993,7 +1989,7 @@ class Store:
         keys = list(dict.fromkeys(int(i) for i in passage_ids))
         out: dict[int, list[Entity]] = {pid: [] for pid in keys}
         with self._errors():
-            for chunk in _chunks(keys):
+            for chunk in batched(keys, _IN_CHUNK):
                 for row in self._conn.execute(
                     "SELECT passage_id, char_start, char_end, text, label, normalized, concept_id "
                     f"FROM entities WHERE passage_id IN ({_marks(len(chunk))}) "

@@ -35,6 +35,7 @@ from typing import Any, cast
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
+from litmine._compat import batched
 from litmine.errors import InputError, MissingDependencyError, ModelNotFoundError
 from litmine.ner.pubtator import LABELS
 
@@ -201,11 +202,6 @@ def _windows(
     return out
 
 
-def _batches(windows: Sequence[_Window], size: int) -> Iterator[list[_Window]]:
-    for i in range(0, len(windows), size):
-        yield list(windows[i : i + size])
-
-
 def _tensors(batch: Sequence[_Window], pad_id: int, labels: bool = False) -> dict[str, Any]:
     torch = _torch()
     width = max(len(w.input_ids) for w in batch)
@@ -310,7 +306,7 @@ class TransformerNer:
         self.model.eval()
         pad = self.tokenizer.pad_token_id or 0
         with torch.inference_mode():
-            for chunk in _batches([windows[i] for i in order], self.batch_size):
+            for chunk in batched([windows[i] for i in order], self.batch_size):
                 logits = self.model(**_tensors(chunk, pad)).logits
                 logp = torch.log_softmax(logits.float(), dim=-1).numpy()
                 for w, row in zip(chunk, logp, strict=True):
@@ -552,7 +548,7 @@ def train_transformer(
         # Similar lengths per batch (less padding), batches in random order.
         keys = [(len(w.input_ids), random.random()) for w in windows]
         order = sorted(range(len(windows)), key=keys.__getitem__)
-        batches = list(_batches([windows[i] for i in order], config.batch_size))
+        batches = list(batched([windows[i] for i in order], config.batch_size))
         random.shuffle(batches)
         total, started = 0.0, time.perf_counter()
         for batch in batches:
