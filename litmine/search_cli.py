@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from litmine.adapt import AdaptParams  # light: torch loads only when training starts
 from litmine.cli_common import (
     DataDirOpt,
     JsonOpt,
@@ -36,6 +37,7 @@ __all__ = ["eval_app", "index_app", "search_command"]
 
 index_app = typer.Typer(help="Build, update and check the passage vector index.")
 eval_app = typer.Typer(help="Measure retrieval quality on a labelled test set.")
+_ADAPT = AdaptParams()  # the command's defaults are the library's
 
 ModeOpt = Annotated[
     str | None,
@@ -91,20 +93,24 @@ def index_adapt(
     out_dir: Annotated[
         Path, typer.Option("--out", help="Folder for the adapted sentence-transformers model.")
     ],
-    epochs: Annotated[int, typer.Option("--epochs", help="Passes over the articles.")] = 1,
+    epochs: Annotated[
+        int, typer.Option("--epochs", help="Passes over the articles.")
+    ] = _ADAPT.epochs,
     batch_size: Annotated[
         int, typer.Option("--batch-size", help="Articles per step (in-batch negatives).")
-    ] = 32,
-    learning_rate: Annotated[float, typer.Option("--lr", help="Peak learning rate.")] = 2e-5,
+    ] = _ADAPT.batch_size,
+    learning_rate: Annotated[
+        float, typer.Option("--lr", help="Peak learning rate.")
+    ] = _ADAPT.learning_rate,
     max_articles: Annotated[
         int | None, typer.Option("--max-articles", help="Sample at most this many articles.")
-    ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    ] = _ADAPT.max_articles,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = _ADAPT.seed,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune the embedding model on this collection's title -> passage pairs (no labels)."""
-    from litmine.adapt import AdaptParams, adapt_from_store
+    from litmine.adapt import adapt_from_store
     from litmine.pipeline import open_store
 
     settings = _settings(data_dir)
