@@ -30,8 +30,8 @@ Full text:
     ``pk`` is at most its watermark (``fts_progress``), and
     :meth:`Store.sync_passage_fts` indexes the rest when passage-level BM25
     is asked for. Default search scores articles (``articles_fts``), so bulk
-    ingest does not pay for an index most collections never query (it was
-    a quarter of the writer's time).
+    ingest does not pay for an index most collections never query (it took
+    about 30% of the store's write time).
 
 Bulk ingest:
     :func:`prepare_article` turns an article into the rows written for it
@@ -1099,8 +1099,8 @@ class Store:
             conn.execute("PRAGMA foreign_keys = ON")
             if not self.read_only:
                 # Takes effect only when the file is created. 16 KiB pages cut
-                # bulk-ingest CPU by about 12% against the 4 KiB default (fewer
-                # B-tree splits and page writes per record; bench/parse_throughput.py).
+                # the store's CPU per bulk-ingested record by about 12% against
+                # the 4 KiB default (fewer B-tree splits and page writes).
                 conn.execute("PRAGMA page_size = 16384")
                 mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
                 if str(mode).lower() != "wal":
