@@ -321,7 +321,7 @@ class EntrezGateway:
         self._interval = 1.0 / settings.rate_limit
         # Gateways of one process that talk to the same endpoint with the same
         # key share the limit (NCBI counts per key or IP, not per client): a
-        # nightly run opens one gateway per window, a web app one per request.
+        # nightly run opens one gateway per window, one after the other.
         self._slot = _shared_slot(self.base_url, settings.api_key, clock)
         # No DTD loading and no network: PubMed documents name remote DTDs,
         # and resolving them would be slow, leaky and unsafe.
