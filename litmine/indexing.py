@@ -220,6 +220,7 @@ def build_index(
     index.build(ids, vectors)
     path = index_path(settings)
     index.save(path, store_state={"change_seq": seq, "passages": index.ntotal})
+    _prune_log(store, seq)
     return IndexReport(
         path=str(path),
         action="built",
@@ -230,6 +231,15 @@ def build_index(
         change_seq=seq,
         seconds=time.perf_counter() - started,
     )
+
+
+def _prune_log(store: Store, seq: int) -> None:
+    """Drop the change-log entries the saved index has applied.
+
+    Without this the log keeps a row for every passage ever written.
+    """
+    if not store.read_only:
+        store.prune_passage_changes(seq)
 
 
 def update_index(
@@ -292,6 +302,7 @@ def update_index(
     action = "updated" if added or removed else "unchanged"
     if action == "updated" or not index.matches(state):
         index.save(path, store_state=state)
+    _prune_log(store, seq)
     return IndexReport(
         path=str(path),
         action=action,

@@ -42,7 +42,9 @@ Bulk ingest:
 Vector index hand-off:
     Every passage added or removed is logged in ``passage_changes`` with an
     increasing sequence number; an index remembers the last number it applied
-    and asks :meth:`Store.passage_changes_since` for the rest.
+    and asks :meth:`Store.passage_changes_since` for the rest. Index runs
+    prune what they applied (:meth:`Store.prune_passage_changes`), so the log
+    holds only what no index has seen yet.
 """
 
 from __future__ import annotations
@@ -1871,7 +1873,11 @@ class Store:
         return [PassageChange(*row) for row in rows]
 
     def prune_passage_changes(self, upto_seq: int) -> int:
-        """Forget change-log entries up to ``upto_seq`` (every index applied them).
+        """Forget change-log entries up to ``upto_seq`` (an index applied them).
+
+        Safe with several indexes on one store: an update also reconciles the
+        index's ids with the stored ones, so entries another index had not
+        applied yet are found that way. ``counts().change_seq`` keeps its value.
 
         Returns:
             Number of entries removed.
@@ -2355,7 +2361,10 @@ class Store:
                 " (SELECT COUNT(*) FROM entities),"
                 " (SELECT COUNT(*) FROM runs),"
                 " (SELECT COUNT(*) FROM saved_queries),"
-                " (SELECT COALESCE(MAX(seq), 0) FROM passage_changes)"
+                # SQLite-specific: AUTOINCREMENT's high-water mark, which
+                # pruning the log does not move back.
+                " (SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence"
+                "  WHERE name = 'passage_changes')"
             ).fetchone()
         return StoreCounts(*row)
 

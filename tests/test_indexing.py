@@ -113,6 +113,22 @@ def test_update_without_index_builds(store: Store, settings: Settings) -> None:
     assert verify_index(store, settings).ok
 
 
+def test_index_runs_prune_the_change_log(store: Store, settings: Settings) -> None:
+    seq = store.counts().change_seq
+    assert len(store.passage_changes_since(0)) == seq > 0
+    build_index(store, minilm(), settings)
+    assert store.passage_changes_since(0) == []  # applied, so forgotten
+    assert store.counts().change_seq == seq  # the position never moves back
+    new = Article(pmid="2002", title="Zinc lozenges", abstract="Zinc shortened colds in adults.")
+    fill(store, settings, [new])
+    assert len(store.passage_changes_since(seq)) == 1
+    report = update_index(store, minilm(), settings)
+    assert (report.added, report.change_seq) == (1, seq + 1)
+    assert store.passage_changes_since(0) == []
+    check = verify_index(store, settings)
+    assert check.ok and check.index_change_seq == check.store_change_seq == seq + 1
+
+
 def test_update_repairs_what_the_log_misses(store: Store, settings: Settings) -> None:
     build_index(store, minilm(), settings)
     store.delete_articles(["1004"])

@@ -618,6 +618,8 @@ def test_passage_queries(store: Store) -> None:
     last = log[-1].seq
     assert store.prune_passage_changes(last - 2) == len(log) - 2
     assert store.passage_changes_since(0) == log[-2:]
+    store.prune_passage_changes(last)
+    assert store.counts().change_seq == last  # an emptied log keeps its position
 
 
 def test_entities_replace_and_read(store: Store) -> None:
