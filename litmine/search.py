@@ -366,12 +366,11 @@ class Searcher:
     def _sync_passage_fts(self) -> None:
         """Index passages stored since the last passage-level query (built on demand).
 
-        The searcher reads through a read-only connection, so the catch-up
-        goes through a short-lived writable one.
+        A writable store catches up by itself in its passage-level BM25 calls;
+        a read-only one (the searcher's own) catches up through a short-lived
+        writable connection, and only when it is behind: no write lock per search.
         """
-        if not self.store.read_only:
-            self.store.sync_passage_fts()
-        elif self.store.passage_fts_behind():
+        if self.store.read_only and self.store.passage_fts_behind():
             from litmine.store import Store
 
             with Store.open(self.settings) as writable:
