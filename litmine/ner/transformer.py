@@ -327,21 +327,14 @@ class TransformerNer:
 
     def __call__(self, doc: Doc) -> Doc:
         """Tag one document."""
-        self.set_annotations([doc], self.predict([[t.text for t in doc]]))
-        return doc
+        return self._tag((doc,))[0]
 
     def pipe(self, stream: Iterable[Doc], *, batch_size: int = 32) -> Iterator[Doc]:
         """Tag documents in batches of ``batch_size`` documents."""
-        batch: list[Doc] = []
-        for doc in stream:
-            batch.append(doc)
-            if len(batch) >= batch_size:
-                yield from self._tag(batch)
-                batch = []
-        if batch:
+        for batch in batched(stream, batch_size):
             yield from self._tag(batch)
 
-    def _tag(self, docs: list[Doc]) -> list[Doc]:
+    def _tag(self, docs: Sequence[Doc]) -> Sequence[Doc]:
         self.set_annotations(docs, self.predict([[t.text for t in d] for d in docs]))
         return docs
 
