@@ -31,6 +31,7 @@ lookups, no re-serialisation) because this reader sits on the ingest hot path.
 from __future__ import annotations
 
 import io
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterator
@@ -771,11 +772,35 @@ def _record_events(source: Any) -> Any:
     return etree.iterparse(source, events=("end",), tag=_RECORD_TAGS, **_SAFE_PARSING)
 
 
+def _load_compiled() -> Callable[[Any], Article] | None:
+    """The compiled ``PubmedArticle`` extractor, when it is built and usable.
+
+    ``litmine/parse/_fastxml.pyx`` is built at install time when Cython and a
+    C compiler are there; it gives the same records as :func:`_pubmed_article`
+    in about a third of the time. It switches itself off when the running
+    lxml/libxml2 lay their structs out differently. Setting the environment
+    variable ``LITMINE_PURE_PYTHON_XML=1`` turns it off too (for comparisons
+    and for ruling it out when a record reads wrong).
+    """
+    if os.environ.get("LITMINE_PURE_PYTHON_XML", "") not in ("", "0"):
+        return None
+    try:
+        from litmine.parse import _fastxml
+    except ImportError:
+        return None
+    return _fastxml.pubmed_article if _fastxml.AVAILABLE else None
+
+
 def _record(elem: Any, line: int | None) -> list[Any]:
     """The records of one top-level element (a bad one becomes a BadRecord)."""
     tag = elem.tag
     if tag == "DeleteCitation":
         return list(_deletions(elem))
+    if tag == "PubmedArticle" and _COMPILED is not None:
+        try:
+            return [_COMPILED(elem)]
+        except Exception:
+            pass
     try:
         if tag == "PubmedArticle":
             return [_pubmed_article(elem)]
@@ -1027,3 +1052,6 @@ def parse_pubmed_xml_bytes(data: bytes) -> list[Article | Deletion | RecordError
             are lost with the exception, so use the iterator to keep them.
     """
     return list(iter_pubmed_xml(data))
+
+
+_COMPILED = _load_compiled()

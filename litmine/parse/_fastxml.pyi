@@ -1,0 +1,9 @@
+from typing import Any
+
+from litmine.types import Article
+
+AVAILABLE: bool
+
+class Unsupported(Exception): ...
+
+def pubmed_article(elem: Any) -> Article: ...

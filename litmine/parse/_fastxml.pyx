@@ -1,0 +1,770 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+"""Compiled field extraction for ``PubmedArticle`` records (optional accelerator).
+
+:func:`pubmed_article` returns exactly what
+:func:`litmine.parse.pubmed_xml._pubmed_article` returns for the same
+element, but it reads libxml2's node structs directly instead of going
+through an lxml proxy object per element, tag and text: on the ingest hot
+path those proxies cost more than the rest of the parse together. The
+Python function stays the reference: whatever this module does not handle
+(an unresolved entity in an attribute value, a malformed record) raises
+:class:`Unsupported` or the record's own error, and the caller then reads
+the record with the Python code, which also words any error.
+
+Only the public, ABI-stable part of libxml2's ``xmlNode``/``xmlAttr``/
+``xmlNs`` structs is read, and lxml's element layout (its public
+``lxml.etree.h``); :func:`_self_check` verifies both on import, and
+:data:`AVAILABLE` is False when they do not match, so a future lxml or
+libxml2 can only switch the accelerator off, never make it read garbage.
+No libxml2 function is called and nothing is linked against it.
+"""
+
+from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
+from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
+from libc.string cimport strcmp, strlen, strncmp
+
+import html
+
+from lxml import etree
+
+from litmine.parse.dates import month_number, parse_free_date, safe_date
+from litmine.parse.text import MATHML_NS, ascii_printable, clean_text, mathml_text
+from litmine.types import (
+    AbstractSection,
+    Article,
+    ArticleSource,
+    Author,
+    Chemical,
+    CommentCorrection,
+    MeshHeading,
+    MeshQualifier,
+    PubDate,
+)
+
+cdef extern from *:
+    """
+    /* Leading members of libxml2's public structs (<libxml/tree.h>); their
+       order and types have not changed since libxml2 2.0. Only read. */
+    typedef struct _lmNs {
+        struct _lmNs *next;
+        int type;
+        const char *href;
+        const char *prefix;
+    } lmNs;
+    typedef struct _lmNode {
+        void *_private;
+        int type;
+        const char *name;
+        struct _lmNode *children;
+        struct _lmNode *last;
+        struct _lmNode *parent;
+        struct _lmNode *next;
+        struct _lmNode *prev;
+        void *doc;
+        lmNs *ns;
+        const char *content;
+        struct _lmAttr *properties;
+    } lmNode;
+    typedef struct _lmAttr {
+        void *_private;
+        int type;
+        const char *name;
+        struct _lmNode *children;
+        struct _lmNode *last;
+        struct _lmNode *parent;
+        struct _lmAttr *next;
+        struct _lmAttr *prev;
+        void *doc;
+        lmNs *ns;
+    } lmAttr;
+    /* lxml's element proxy (struct LxmlElement in lxml.etree.h). */
+    typedef struct {
+        PyObject_HEAD
+        PyObject *_doc;
+        lmNode *_c_node;
+        PyObject *_tag;
+    } lmElement;
+    """
+    ctypedef struct lmNs:
+        const char *href
+    ctypedef struct lmAttr
+    ctypedef struct lmNode:
+        int type
+        const char *name
+        lmNode *children
+        lmNode *next
+        lmNs *ns
+        const char *content
+        lmAttr *properties
+    ctypedef struct lmAttr:
+        const char *name
+        lmNode *children
+        lmAttr *next
+        lmNs *ns
+    ctypedef struct lmElement:
+        void *_doc
+        lmNode *_c_node
+
+__all__ = ["AVAILABLE", "Unsupported", "pubmed_article"]
+
+# xmlElementType values
+cdef enum:
+    ELEMENT = 1
+    TEXT = 3
+    CDATA = 4
+    ENTITY_REF = 5
+    PI = 7
+    COMMENT = 8
+    XINCLUDE_START = 19
+    XINCLUDE_END = 20
+
+
+class Unsupported(Exception):
+    """The record uses something only the Python reader handles."""
+
+
+ctypedef object (*element_factory_t)(object doc, lmNode *c_node)
+cdef element_factory_t _element_factory = NULL
+
+cdef bytes _MATHML_HREF = MATHML_NS.encode()
+cdef object _ORCID_RE = None  # set from pubmed_xml at import (one definition)
+cdef object _PUBMED_XML = ArticleSource.PUBMED_XML
+cdef dict _LE_GE = {"<": "\u2264", ">": "\u2265"}
+cdef object _SKIPPED_REF_TYPES = frozenset({"Cites"})
+cdef object _unescape = html.unescape
+
+
+# ---------------------------------------------------------------------------
+# Node helpers: what lxml's element API answers, read from the structs
+# ---------------------------------------------------------------------------
+
+
+cdef inline lmNode* _node_of(object elem) except NULL:
+    cdef lmNode* node = (<lmElement*><void*>elem)._c_node
+    if node is NULL:
+        raise Unsupported("element without a node")
+    return node
+
+
+cdef inline bint _is(lmNode* node, const char* name) noexcept:
+    """``node.tag == name`` for an element without a namespace."""
+    return node.type == ELEMENT and node.ns is NULL and strcmp(node.name, name) == 0
+
+
+cdef inline bint _is_element_like(lmNode* node) noexcept:
+    """What lxml counts as a child (``len()`` and iteration)."""
+    cdef int t = node.type
+    return t == ELEMENT or t == COMMENT or t == ENTITY_REF or t == PI
+
+
+cdef inline bint _has_children(lmNode* node) noexcept:
+    """``len(el) > 0``."""
+    cdef lmNode* c = node.children
+    while c is not NULL:
+        if _is_element_like(c):
+            return True
+        c = c.next
+    return False
+
+
+cdef inline str _decode(const char* s):
+    return PyUnicode_DecodeUTF8(s, strlen(s), NULL)
+
+
+cdef object _collect_text(lmNode* c):
+    """lxml's ``_collectText``: text and CDATA nodes from ``c`` on, None when there are none."""
+    while c is not NULL and (c.type == XINCLUDE_START or c.type == XINCLUDE_END):
+        c = c.next
+    if c is NULL or not (c.type == TEXT or c.type == CDATA):
+        return None
+    cdef lmNode* n = c.next
+    while n is not NULL and (n.type == XINCLUDE_START or n.type == XINCLUDE_END):
+        n = n.next
+    if n is NULL or not (n.type == TEXT or n.type == CDATA):
+        return _decode(c.content) if c.content is not NULL else ""
+    cdef list parts = []
+    while c is not NULL:
+        if c.type == TEXT or c.type == CDATA:
+            if c.content is not NULL:
+                parts.append(_decode(c.content))
+        elif not (c.type == XINCLUDE_START or c.type == XINCLUDE_END):
+            break
+        c = c.next
+    return "".join(parts)
+
+
+cdef inline object _text_of(lmNode* node):
+    """``el.text``."""
+    return _collect_text(node.children)
+
+
+cdef object _get(lmNode* node, const char* name):
+    """``el.get(name)`` for an attribute without a namespace."""
+    cdef lmAttr* attr = node.properties
+    cdef lmNode* value
+    while attr is not NULL:
+        if attr.ns is NULL and strcmp(attr.name, name) == 0:
+            value = attr.children
+            if value is NULL:
+                return ""
+            if value.next is NULL and (value.type == TEXT or value.type == CDATA):
+                return _decode(value.content) if value.content is not NULL else ""
+            raise Unsupported("attribute value with entity references")
+        attr = attr.next
+    return None
+
+
+cdef inline bint _ascii_plain(const char* s, Py_ssize_t* start, Py_ssize_t* end) noexcept:
+    """Printable ASCII without ``&``, ``<`` or a double space: bounds without edge spaces."""
+    cdef Py_ssize_t i = 0
+    cdef unsigned char ch, prev = 0
+    while True:
+        ch = <unsigned char>s[i]
+        if ch == 0:
+            break
+        if ch < 0x20 or ch > 0x7E or ch == 38 or ch == 60 or (ch == 32 and prev == 32):
+            return False
+        prev = ch
+        i += 1
+    cdef Py_ssize_t a = 0, b = i
+    while a < b and s[a] == 32:
+        a += 1
+    while b > a and s[b - 1] == 32:
+        b -= 1
+    start[0] = a
+    end[0] = b
+    return True
+
+
+cdef str _text(lmNode* el):
+    """``pubmed_xml._text``: clean text of a field element."""
+    cdef Py_ssize_t a, b
+    cdef lmNode* c
+    if _has_children(el):
+        return _element_text(el)
+    c = el.children
+    if c is not NULL and (c.type == TEXT or c.type == CDATA) and c.next is NULL:
+        if c.content is NULL or c.content[0] == 0:
+            return ""
+        if _ascii_plain(c.content, &a, &b):
+            return PyUnicode_DecodeASCII(c.content + a, b - a, NULL)
+    text = _collect_text(c)
+    if not text:
+        return ""
+    if (
+        text.isascii()
+        and "&" not in text
+        and "<" not in text
+        and (text.isprintable() if len(text) < 64 else ascii_printable(text))
+    ):
+        return text.strip() if "  " not in text else " ".join(text.split())
+    return clean_text(text)
+
+
+cdef object _plain(lmNode* el):
+    """``pubmed_xml._plain``: stripped text of a leaf element, None when empty."""
+    text = _text_of(el)
+    if text is None:
+        return None
+    return text.strip() or None
+
+
+cdef object _int(object text):
+    if text is None:
+        return None
+    text = text.strip()
+    return int(text) if text.isdecimal() else None
+
+
+# ---------------------------------------------------------------------------
+# Inline markup (text.element_text / _append_text); MathML goes to text.mathml_text
+# ---------------------------------------------------------------------------
+
+
+cdef bint _is_mathml(lmNode* node):
+    """``tag.startswith(("{MathML}", "mml:")) or tag == "math"``."""
+    if node.ns is not NULL and node.ns.href is not NULL:
+        return strcmp(node.ns.href, _MATHML_HREF) == 0
+    return strncmp(node.name, b"mml:", 4) == 0 or strcmp(node.name, b"math") == 0
+
+
+cdef object _proxy(lmNode* node, object doc):
+    if _element_factory is NULL:
+        raise Unsupported("no lxml element factory")
+    return _element_factory(doc, node)
+
+
+cdef object _current_doc = None  # the document of the record being read
+
+
+cdef void _append_text(lmNode* el, list out) except *:
+    cdef lmNode* child
+    cdef bint plain
+    text = _text_of(el)
+    if text:
+        out.append(text)
+    child = el.children
+    while child is not NULL:
+        if child.type == ELEMENT:
+            plain = child.ns is NULL or child.ns.href is NULL
+            if _is_mathml(child):
+                out.append(mathml_text(_proxy(child, _current_doc)))
+            elif not _has_children(child):
+                text = _text_of(child)
+                if plain and (strcmp(child.name, b"br") == 0 or strcmp(child.name, b"BR") == 0):
+                    out.append(" ")
+                elif text:
+                    if (
+                        plain
+                        and (strcmp(child.name, b"u") == 0 or strcmp(child.name, b"U") == 0)
+                        and text.strip() in _LE_GE
+                    ):
+                        out.append(_LE_GE[text.strip()])
+                    else:
+                        out.append(text)
+            else:
+                _append_text(child, out)
+        elif child.type == ENTITY_REF:
+            out.append(_unescape("&" + _decode(child.name) + ";"))
+        elif not (child.type == COMMENT or child.type == PI):
+            child = child.next  # text nodes are not children (they are text or tails)
+            continue
+        tail = _collect_text(child.next)
+        if tail:
+            out.append(tail)
+        child = child.next
+
+
+cdef str _element_text(lmNode* el):
+    cdef list out = []
+    _append_text(el, out)
+    return clean_text("".join(out))
+
+
+# ---------------------------------------------------------------------------
+# Fields (one function per function of pubmed_xml, same order and logic)
+# ---------------------------------------------------------------------------
+
+
+cdef object _date_of(lmNode* el):
+    year = month = day = medline = None
+    cdef lmNode* child = el.children
+    while child is not NULL:
+        if child.type == ELEMENT and child.ns is NULL:
+            if strcmp(child.name, b"Year") == 0:
+                year = _int(_text_of(child))
+            elif strcmp(child.name, b"Month") == 0:
+                month = month_number(_text_of(child))
+            elif strcmp(child.name, b"Day") == 0:
+                day = _int(_text_of(child))
+                if day is not None and not 1 <= day <= 31:
+                    day = None
+            elif strcmp(child.name, b"MedlineDate") == 0:
+                medline = _plain(child)
+        child = child.next
+    if year is None and medline:
+        return parse_free_date(medline)
+    return PubDate(year=year, month=month, day=day, medline_date=medline)
+
+
+cdef tuple _abstract(lmNode* el):
+    cdef list sections = []
+    cdef list parts = []
+    cdef Py_ssize_t offset = 0
+    cdef lmNode* child = el.children
+    while child is not NULL:
+        if _is(child, b"AbstractText"):
+            text = _text(child)
+            if text:
+                label = _get(child, b"Label")
+                if label is not None:
+                    label = " ".join(label.split()) or None
+                    if label is not None and label.upper() == "UNLABELLED":
+                        label = None
+                if parts:
+                    offset += 1
+                sections.append(
+                    AbstractSection(text, label, _get(child, b"NlmCategory") or None, offset)
+                )
+                parts.append(text)
+                offset += len(text)
+        child = child.next
+    return "\n".join(parts), sections
+
+
+cdef object _author(lmNode* au):
+    last = fore = initials = collective = orcid = None
+    cdef list affiliations = []
+    cdef lmNode* child = au.children
+    cdef lmNode* sub
+    while child is not NULL:
+        if child.type == ELEMENT and child.ns is NULL:
+            name = child.name
+            if strcmp(name, b"LastName") == 0:
+                last = _text(child) or None
+            elif strcmp(name, b"ForeName") == 0:
+                fore = _text(child) or None
+            elif strcmp(name, b"Initials") == 0:
+                initials = _plain(child)
+            elif strcmp(name, b"AffiliationInfo") == 0:
+                sub = child.children
+                while sub is not NULL:
+                    if _is(sub, b"Affiliation"):
+                        aff = _text(sub)
+                        if aff:
+                            affiliations.append(aff)
+                    sub = sub.next
+            elif strcmp(name, b"CollectiveName") == 0:
+                collective = _text(child) or None
+            elif strcmp(name, b"Identifier") == 0 and (
+                (_get(child, b"Source") or "").upper() == "ORCID"
+            ):
+                match = _ORCID_RE.search(_text_of(child) or "")
+                if match:
+                    orcid = match.group(1).upper()
+        child = child.next
+    if not (last or fore or collective):
+        return None
+    return Author(last, fore, initials, collective, affiliations, orcid)
+
+
+cdef list _authors(lmNode* el):
+    cdef list authors = []
+    cdef lmNode* au = el.children
+    while au is not NULL:
+        if _is(au, b"Author") and _get(au, b"ValidYN") != "N":
+            author = _author(au)
+            if author is not None:
+                authors.append(author)
+        au = au.next
+    return authors
+
+
+cdef list _mesh(lmNode* el):
+    cdef list headings = []
+    cdef list qualifiers
+    cdef lmNode* mh = el.children
+    cdef lmNode* child
+    while mh is not NULL:
+        if _is(mh, b"MeshHeading"):
+            heading = None
+            qualifiers = []
+            child = mh.children
+            while child is not NULL:
+                if _is(child, b"DescriptorName"):
+                    heading = MeshHeading(
+                        _get(child, b"UI"),
+                        _text(child),
+                        _get(child, b"MajorTopicYN") == "Y",
+                        qualifiers,
+                    )
+                elif _is(child, b"QualifierName"):
+                    qualifiers.append(
+                        MeshQualifier(
+                            _get(child, b"UI"), _text(child), _get(child, b"MajorTopicYN") == "Y"
+                        )
+                    )
+                child = child.next
+            if heading is not None:
+                headings.append(heading)
+        mh = mh.next
+    return headings
+
+
+cdef list _chemicals(lmNode* el):
+    cdef list chemicals = []
+    cdef lmNode* chem = el.children
+    cdef lmNode* child
+    while chem is not NULL:
+        if _is(chem, b"Chemical"):
+            name = ui = registry = None
+            child = chem.children
+            while child is not NULL:
+                if _is(child, b"NameOfSubstance"):
+                    name = _text(child)
+                    ui = _get(child, b"UI")
+                elif _is(child, b"RegistryNumber"):
+                    registry = _plain(child)
+                child = child.next
+            if name:
+                chemicals.append(Chemical(name, ui, None if registry == "0" else registry))
+        chem = chem.next
+    return chemicals
+
+
+cdef list _comments(lmNode* el):
+    cdef list links = []
+    cdef lmNode* cc = el.children
+    cdef lmNode* child
+    while cc is not NULL:
+        if _is(cc, b"CommentsCorrections"):
+            ref_type = _get(cc, b"RefType") or ""
+            if ref_type not in _SKIPPED_REF_TYPES:
+                pmid = source = None
+                child = cc.children
+                while child is not NULL:
+                    if _is(child, b"RefSource"):
+                        source = _text(child) or None
+                    elif _is(child, b"PMID"):
+                        pmid = _plain(child)
+                    child = child.next
+                links.append(CommentCorrection(ref_type, pmid, source))
+        cc = cc.next
+    return links
+
+
+cdef void _pubmed_data(lmNode* el, object article) except *:
+    cdef lmNode* child = el.children
+    cdef lmNode* sub
+    cdef lmNode* entrez
+    cdef lmNode* pubmed
+    cdef lmNode* ppd
+    cdef int i
+    while child is not NULL:
+        if _is(child, b"History"):
+            entrez = pubmed = NULL
+            sub = child.children
+            while sub is not NULL:
+                if _is(sub, b"PubMedPubDate"):
+                    status = _get(sub, b"PubStatus")
+                    if status == "entrez" and entrez is NULL:
+                        entrez = sub
+                    elif status == "pubmed" and pubmed is NULL:
+                        pubmed = sub
+                sub = sub.next
+            for i in range(2):
+                ppd = entrez if i == 0 else pubmed
+                if ppd is not NULL:
+                    pd = _date_of(ppd)
+                    day = safe_date(pd.year, pd.month, pd.day)
+                    if day is not None:
+                        article.entrez_date = day
+                        break
+        elif _is(child, b"ArticleIdList"):
+            sub = child.children
+            while sub is not NULL:
+                if _is(sub, b"ArticleId"):
+                    kind = _get(sub, b"IdType")
+                    if kind == "doi":
+                        if article.doi is None:
+                            article.doi = _plain(sub)
+                    elif kind == "pmc" and article.pmc_id is None:
+                        article.pmc_id = _plain(sub)
+                sub = sub.next
+        child = child.next
+
+
+cdef void _keywords(lmNode* el, list out) except *:
+    cdef lmNode* kw = el.children
+    while kw is not NULL:
+        if _is(kw, b"Keyword"):
+            word = _text(kw)
+            if word and word not in out:
+                out.append(word)
+        kw = kw.next
+
+
+cdef void _journal(lmNode* el, object article) except *:
+    cdef lmNode* child = el.children
+    cdef lmNode* sub
+    while child is not NULL:
+        if _is(child, b"Title"):
+            article.journal = _text(child) or None
+        elif _is(child, b"ISOAbbreviation"):
+            article.journal_iso = _text(child) or None
+        elif _is(child, b"JournalIssue"):
+            sub = child.children
+            while sub is not NULL:
+                if _is(sub, b"PubDate"):
+                    article.pub_date = _date_of(sub)
+                sub = sub.next
+        child = child.next
+
+
+cdef tuple _article_element(lmNode* el, object article):
+    article_date = None
+    vernacular = ""
+    elocation_doi = None
+    cdef lmNode* child = el.children
+    cdef lmNode* sub
+    while child is not NULL:
+        if child.type == ELEMENT and child.ns is NULL:
+            name = child.name
+            if strcmp(name, b"ArticleTitle") == 0:
+                article.title = _text(child)
+            elif strcmp(name, b"Abstract") == 0:
+                article.abstract, article.sections = _abstract(child)
+            elif strcmp(name, b"AuthorList") == 0:
+                article.authors = _authors(child)
+            elif strcmp(name, b"Journal") == 0:
+                _journal(child, article)
+            elif strcmp(name, b"Language") == 0:
+                lang = _plain(child)
+                if lang:
+                    article.languages.append(lang)
+            elif strcmp(name, b"PublicationTypeList") == 0:
+                types = []
+                sub = child.children
+                while sub is not NULL:
+                    if _is(sub, b"PublicationType"):
+                        t = _text(sub)
+                        if t:
+                            types.append(t)
+                    sub = sub.next
+                article.publication_types = types
+            elif strcmp(name, b"ELocationID") == 0:
+                if (
+                    _get(child, b"EIdType") == "doi"
+                    and _get(child, b"ValidYN") != "N"
+                    and not elocation_doi
+                ):
+                    elocation_doi = _plain(child)
+            elif strcmp(name, b"ArticleDate") == 0:
+                if article_date is None:
+                    article_date = _date_of(child)
+            elif strcmp(name, b"VernacularTitle") == 0:
+                vernacular = _text(child)
+        child = child.next
+    if not article.title and vernacular:
+        article.title = vernacular
+    return article_date, elocation_doi
+
+
+cdef tuple _read_pmid(lmNode* el):
+    pmid = _plain(el)
+    if not pmid:
+        raise ValueError("empty PMID")
+    if not (pmid.isascii() and pmid.isdigit()):
+        raise ValueError(f"PMID {pmid!r} is not a number")
+    return pmid, _int(_get(el, b"Version")) or 1
+
+
+def pubmed_article(elem):
+    """``PubmedArticle`` element -> Article, as ``pubmed_xml._pubmed_article`` reads it.
+
+    Args:
+        elem: The lxml element of the record.
+
+    Returns:
+        The Article.
+
+    Raises:
+        Unsupported: The record needs the Python reader.
+        ValueError: The record is malformed (the Python reader words the error).
+    """
+    global _current_doc
+    cdef lmNode* root = _node_of(elem)
+    cdef lmNode* child = root.children
+    cdef lmNode* citation = NULL
+    cdef lmNode* data = NULL
+    cdef lmNode* sub
+    cdef bint has_article = False
+    while child is not NULL:
+        if _is(child, b"MedlineCitation"):
+            citation = child
+        elif _is(child, b"PubmedData"):
+            data = child
+        child = child.next
+    if citation is NULL:
+        raise ValueError("no MedlineCitation")
+    _current_doc = <object>(<lmElement*><void*>elem)._doc
+    try:
+        article = None
+        article_date = None
+        elocation_doi = None
+        keywords = []
+        child = citation.children
+        while child is not NULL:
+            if child.type == ELEMENT and child.ns is NULL:
+                name = child.name
+                if strcmp(name, b"PMID") == 0:
+                    pmid, version = _read_pmid(child)
+                    article = Article(pmid=pmid, version=version, source=_PUBMED_XML)
+                elif article is None:
+                    pass
+                elif strcmp(name, b"Article") == 0:
+                    has_article = True
+                    article_date, elocation_doi = _article_element(child, article)
+                elif strcmp(name, b"MeshHeadingList") == 0:
+                    article.mesh_headings = _mesh(child)
+                elif strcmp(name, b"ChemicalList") == 0:
+                    article.chemicals = _chemicals(child)
+                elif strcmp(name, b"KeywordList") == 0:
+                    _keywords(child, keywords)
+                elif strcmp(name, b"CommentsCorrectionsList") == 0:
+                    article.comments_corrections = _comments(child)
+                elif strcmp(name, b"MedlineJournalInfo") == 0 and article.journal_iso is None:
+                    sub = child.children
+                    while sub is not NULL:
+                        if _is(sub, b"MedlineTA"):
+                            article.journal_iso = _plain(sub)
+                        sub = sub.next
+            child = child.next
+        if article is None:
+            raise ValueError("no PMID in MedlineCitation")
+        if not has_article:
+            raise ValueError("MedlineCitation has no Article element")
+        article.keywords = keywords
+        if data is not NULL:
+            _pubmed_data(data, article)
+        if article.pub_date.year is None and article_date is not None and article_date.year:
+            article.pub_date = article_date
+        if article.doi is None:
+            article.doi = elocation_doi
+        return article
+    finally:
+        _current_doc = None
+
+
+# ---------------------------------------------------------------------------
+# Set-up: lxml's element factory, and a check that the structs read right
+# ---------------------------------------------------------------------------
+
+
+cdef void _load_factory() noexcept:
+    global _element_factory
+    try:
+        capsule = etree.__pyx_capi__["elementFactory"]
+        _element_factory = <element_factory_t>PyCapsule_GetPointer(
+            capsule, PyCapsule_GetName(capsule)
+        )
+    except Exception:
+        _element_factory = NULL
+
+
+def _self_check():
+    """True when the struct layouts match the running lxml/libxml2."""
+    root = etree.fromstring(
+        b'<r a="1"><x:m xmlns:x="urn:t">t<i>u</i>v</x:m><![CDATA[c]]></r>'
+    )
+    cdef lmNode* node = _node_of(root)
+    if strcmp(node.name, b"r") != 0 or node.ns is not NULL or _get(node, b"a") != "1":
+        return False
+    cdef lmNode* child = node.children
+    if child is NULL or child.type != ELEMENT or strcmp(child.name, b"m") != 0:
+        return False
+    if child.ns is NULL or strcmp(child.ns.href, b"urn:t") != 0:
+        return False
+    if _text_of(child) != "t" or _collect_text(child.next) != "c":
+        return False
+    if _element_factory is NULL:
+        return False
+    proxy = _proxy(child.children.next, <object>(<lmElement*><void*>root)._doc)
+    if proxy is not root[0][0]:
+        return False
+    return True
+
+
+def _init():
+    global _ORCID_RE
+    from litmine.parse import pubmed_xml
+
+    _ORCID_RE = pubmed_xml._ORCID_RE
+    _load_factory()
+    try:
+        return bool(_self_check())
+    except Exception:
+        return False
+
+
+AVAILABLE = _init()

@@ -1,0 +1,219 @@
+"""The compiled PubmedArticle extractor gives exactly what the Python reader gives."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from litmine.errors import RecordError
+from litmine.parse import pubmed_xml
+from litmine.parse.pubmed_xml import iter_pubmed_xml
+
+fastxml = pytest.importorskip(
+    "litmine.parse._fastxml",
+    reason="the compiled extractor is not built (it needs Cython and a C compiler at install); "
+    "the pure-Python reader is in use",
+)
+
+MATHML = "http://www.w3.org/1998/Math/MathML"
+
+
+def test_compiled_extractor_matches_this_lxml_and_is_used() -> None:
+    assert fastxml.AVAILABLE, "struct layout check failed against the installed lxml/libxml2"
+    assert pubmed_xml._COMPILED is fastxml.pubmed_article
+
+
+def test_can_be_switched_off_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LITMINE_PURE_PYTHON_XML", "1")
+    assert pubmed_xml._load_compiled() is None
+    monkeypatch.setenv("LITMINE_PURE_PYTHON_XML", "0")
+    assert pubmed_xml._load_compiled() is fastxml.pubmed_article
+
+
+def _articles_of(data: bytes) -> Iterator[Any]:
+    root = etree.fromstring(data, pubmed_xml._new_parser())
+    yield from root.iter("PubmedArticle")
+
+
+def _both(elem: Any) -> tuple[Any, Any]:
+    """(Python reader's result, compiled result); errors as (type name, message)."""
+    try:
+        expected: Any = pubmed_xml._pubmed_article(elem)
+    except Exception as exc:
+        expected = (type(exc).__name__, str(exc))
+    try:
+        got: Any = fastxml.pubmed_article(elem)
+    except Exception as exc:
+        got = (type(exc).__name__, str(exc))
+    return expected, got
+
+
+def _pubmed_files(shared_data: Path) -> list[Path]:
+    files = sorted((shared_data / "entrez").glob("pubmed*.xml"))
+    return [f for f in files if f.read_bytes().lstrip().startswith(b"<?xml")]
+
+
+def test_real_efetch_records_read_the_same(shared_data: Path) -> None:
+    compared = 0
+    for path in _pubmed_files(shared_data):
+        data = path.read_bytes()
+        data = pubmed_xml._declare_mathml_prefix(data)
+        try:
+            elements = list(_articles_of(data))
+        except etree.XMLSyntaxError:
+            continue  # the truncated recording: covered by the reader tests
+        for elem in elements:
+            expected, got = _both(elem)
+            assert got == expected, (path.name, elem.findtext("MedlineCitation/PMID"))
+            compared += 1
+    assert compared >= 8
+
+
+def _citation(pmid: str, inner: str, *, data: str = "", before: str = "") -> str:
+    return (
+        f"<PubmedArticle><MedlineCitation>{before}<PMID Version='2'>{pmid}</PMID>{inner}"
+        f"</MedlineCitation><PubmedData>{data}</PubmedData></PubmedArticle>"
+    )
+
+
+# Every branch of the extractor, and the markup and text cases of the cleaner.
+_EDGE_RECORDS = [
+    _citation(
+        "501",
+        "<Article><Journal><Title>J  Test\tMed </Title><ISOAbbreviation>J Test</ISOAbbreviation>"
+        "<JournalIssue><PubDate><MedlineDate>1998 Dec-1999 Jan</MedlineDate></PubDate>"
+        "</JournalIssue></Journal>"
+        "<ArticleTitle> Effect of <i>CO<sub>2</sub></i> &amp; O<sup>3</sup> on "
+        "<b>lung</b><br/>function <u>&lt;</u> 5% — caf\u00e9\u00a0study<!-- c --></ArticleTitle>"
+        "<ELocationID EIdType='pii'>x1</ELocationID>"
+        "<ELocationID EIdType='doi' ValidYN='N'>10.1/bad</ELocationID>"
+        "<ELocationID EIdType='doi'> 10.1/good </ELocationID>"
+        "<Abstract><AbstractText Label='BACKGROUND' NlmCategory='BACKGROUND'>Rate "
+        f"<mml:math xmlns:mml='{MATHML}'><mml:msup><mml:mi>e</mml:mi><mml:mrow><mml:mo>-</mml:mo>"
+        "<mml:mi>k</mml:mi></mml:mrow></mml:msup></mml:math> fits.</AbstractText>"
+        "<AbstractText Label='  UNLABELLED '>Plain  text   here.</AbstractText>"
+        "<AbstractText Label='METHODS' NlmCategory=''><![CDATA[Raw <i> kept]]> and &#x3b1;-"
+        "&lt;i&gt;x&lt;/i&gt; &amp;beta;</AbstractText>"
+        "<AbstractText/><AbstractText>   </AbstractText>"
+        "<AbstractText Label='RESULTS'>Tabs\tand\nlines\u200b and \u0085NEL"
+        "<x:i xmlns:x='urn:other'>foreign</x:i>tail</AbstractText></Abstract>"
+        "<AuthorList><Author ValidYN='N'><LastName>Gone</LastName></Author>"
+        "<Author><LastName>Smith</LastName><ForeName>Ann  B</ForeName><Initials> AB </Initials>"
+        "<AffiliationInfo><Affiliation>Dept A, <i>Univ</i></Affiliation></AffiliationInfo>"
+        "<AffiliationInfo><Affiliation/></AffiliationInfo>"
+        "<Identifier Source='orcid'>https://orcid.org/0000-0002-1825-009x</Identifier>"
+        "</Author><Author><CollectiveName>The Group</CollectiveName></Author>"
+        "<Author><Initials>Q</Initials></Author>"
+        "<Author><Identifier Source='ORCID'>no id</Identifier><LastName>Li</LastName></Author>"
+        "</AuthorList><Language>eng</Language><Language> </Language><Language>fre</Language>"
+        "<PublicationTypeList><PublicationType UI='D1'>Journal Article</PublicationType>"
+        "<PublicationType/></PublicationTypeList>"
+        "<ArticleDate><Year>2001</Year><Month>02</Month><Day>03</Day></ArticleDate>"
+        "<VernacularTitle>Titre</VernacularTitle></Article>"
+        "<MedlineJournalInfo><MedlineTA>J Med TA</MedlineTA></MedlineJournalInfo>"
+        "<ChemicalList><Chemical><RegistryNumber>0</RegistryNumber>"
+        "<NameOfSubstance UI='D2'>Water</NameOfSubstance></Chemical>"
+        "<Chemical><RegistryNumber>7-7-7</RegistryNumber><NameOfSubstance UI='D3'/></Chemical>"
+        "</ChemicalList>"
+        "<MeshHeadingList><MeshHeading>"
+        "<DescriptorName UI='D4' MajorTopicYN='Y'>Lung</DescriptorName>"
+        "<QualifierName UI='Q1' MajorTopicYN='N'>physiology</QualifierName>"
+        "<QualifierName UI='Q2' MajorTopicYN='Y'>drug  effects</QualifierName></MeshHeading>"
+        "<MeshHeading><QualifierName UI='Q3'>orphan</QualifierName></MeshHeading></MeshHeadingList>"
+        "<CommentsCorrectionsList><CommentsCorrections RefType='Cites'><RefSource>R</RefSource>"
+        "</CommentsCorrections><CommentsCorrections RefType='RetractionIn'>"
+        "<RefSource>Lancet. 2020</RefSource><PMID Version='1'> 123 </PMID></CommentsCorrections>"
+        "<CommentsCorrections><RefSource/></CommentsCorrections></CommentsCorrectionsList>"
+        "<KeywordList><Keyword>asthma</Keyword><Keyword>asthma</Keyword><Keyword/></KeywordList>"
+        "<KeywordList><Keyword>COPD <i>x</i></Keyword></KeywordList>",
+        data="<History><PubMedPubDate PubStatus='pubmed'><Year>2002</Year><Month>Mar</Month>"
+        "<Day>4</Day></PubMedPubDate><PubMedPubDate PubStatus='entrez'><Year>2002</Year>"
+        "<Month>2</Month><Day>31</Day></PubMedPubDate></History>"
+        "<ArticleIdList><ArticleId IdType='pubmed'>501</ArticleId>"
+        "<ArticleId IdType='pmc'> PMC1 </ArticleId><ArticleId IdType='pmc'>PMC2</ArticleId>"
+        "</ArticleIdList>",
+        before="<DateCompleted><Year>1</Year></DateCompleted>",
+    ),
+    _citation(
+        "502",
+        "<Article><ArticleTitle/><VernacularTitle>Vern <i>title</i></VernacularTitle>"
+        "<Journal><JournalIssue><PubDate><Year> 1999</Year><Month>13</Month><Day>45</Day>"
+        "</PubDate></JournalIssue></Journal>"
+        "<ArticleDate><Year>2000</Year></ArticleDate><ArticleDate><Year>1990</Year></ArticleDate>"
+        "</Article>"
+        "<x:MeshHeadingList xmlns:x='urn:other'><MeshHeading><DescriptorName>Hidden"
+        "</DescriptorName></MeshHeading></x:MeshHeadingList>",
+        data="<ArticleIdList><ArticleId IdType='doi'>10.2/from-data</ArticleId></ArticleIdList>",
+    ),
+    _citation(
+        "503",
+        "<Article><ArticleTitle>No date</ArticleTitle><Journal><JournalIssue><PubDate/>"
+        "</JournalIssue></Journal><ArticleDate><Year>2004</Year><Month>7</Month></ArticleDate>"
+        "<ELocationID EIdType='doi'>10.3/eloc</ELocationID></Article>",
+    ),
+    # malformed: each must come out as the Python reader's error
+    "<PubmedArticle><PubmedData/></PubmedArticle>",
+    "<PubmedArticle><MedlineCitation><Article/></MedlineCitation></PubmedArticle>",
+    "<PubmedArticle><MedlineCitation><PMID>  </PMID><Article/></MedlineCitation></PubmedArticle>",
+    "<PubmedArticle><MedlineCitation><PMID>12a</PMID><Article/></MedlineCitation></PubmedArticle>",
+    "<PubmedArticle><MedlineCitation><PMID>7</PMID></MedlineCitation></PubmedArticle>",
+]
+
+
+def _document(records: list[str]) -> bytes:
+    body = "\n".join(records)
+    return f"<?xml version='1.0'?>\n<PubmedArticleSet>\n{body}\n</PubmedArticleSet>\n".encode()
+
+
+@pytest.mark.parametrize("index", range(len(_EDGE_RECORDS)))
+def test_edge_records_read_the_same(index: int) -> None:
+    (elem,) = _articles_of(_document([_EDGE_RECORDS[index]]))
+    expected, got = _both(elem)
+    assert got == expected
+    if index == 0:  # the fixture really reaches the branches it is written for
+        assert expected.doi == "10.1/good" and expected.pmc_id == "PMC1"
+        assert expected.title.startswith("Effect of CO2 & O3 on lung function ≤ 5%")
+        assert [s.label for s in expected.sections] == ["BACKGROUND", None, "METHODS", "RESULTS"]
+        assert expected.authors[0].orcid == "0000-0002-1825-009X"
+        assert expected.comments_corrections[0].pmid == "123"
+
+
+def _outcome(records: list[Any]) -> list[Any]:
+    return [(r.pmid, str(r)) if isinstance(r, RecordError) else r for r in records]
+
+
+def test_reader_gives_the_same_records_with_and_without_it(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sources: list[Any] = [_document(_EDGE_RECORDS)]
+    sources += [p for p in _pubmed_files(shared_data) if "pubmed3" not in p.name]
+    compiled = [_outcome(list(iter_pubmed_xml(s))) for s in sources]
+    monkeypatch.setattr(pubmed_xml, "_COMPILED", None)
+    pure = [_outcome(list(iter_pubmed_xml(s))) for s in sources]
+    assert compiled == pure
+    assert sum(isinstance(r, tuple) for r in compiled[0]) == 5  # the malformed records
+
+
+def test_unresolved_entities_fall_back_to_the_python_reader() -> None:
+    """An internal DTD subset keeps entity references as nodes (resolve_entities=False)."""
+    doc = (
+        "<?xml version='1.0'?>\n<!DOCTYPE PubmedArticleSet [<!ENTITY who 'the WHO'>]>\n"
+        "<PubmedArticleSet>"
+        + _citation(
+            "601",
+            "<Article><ArticleTitle>Report of &who; now</ArticleTitle><Abstract>"
+            "<AbstractText Label='A &who;'>x</AbstractText></Abstract></Article>",
+        )
+        + "</PubmedArticleSet>"
+    ).encode()
+    parser = etree.XMLParser(load_dtd=False, resolve_entities=False, no_network=True)
+    (elem,) = etree.fromstring(doc, parser).iter("PubmedArticle")
+    with pytest.raises(fastxml.Unsupported):
+        fastxml.pubmed_article(elem)  # the attribute holds an entity reference
+    (article,) = iter_pubmed_xml(doc)
+    assert article == pubmed_xml._pubmed_article(elem)
+    assert article.title == "Report of &who; now"  # DTD entities are never expanded
