@@ -1,4 +1,4 @@
-# cython: language_level=3, boundscheck=False, wraparound=False, initializedcheck=False
+# cython: language_level=3
 """Compiled field extraction for ``PubmedArticle`` records (optional accelerator).
 
 :func:`pubmed_article` returns exactly what
@@ -13,22 +13,29 @@ the record with the Python code, which also words any error.
 
 Only the public, ABI-stable part of libxml2's ``xmlNode``/``xmlAttr``/
 ``xmlNs`` structs is read, and lxml's element layout (its public
-``lxml.etree.h``); :func:`_self_check` verifies both on import, and
+``lxml.etree.h``, for the node an element stands for); :func:`_self_check`
+verifies both on import, and
 :data:`AVAILABLE` is False when they do not match, so a future lxml or
 libxml2 can only switch the accelerator off, never make it read garbage.
 No libxml2 function is called and nothing is linked against it.
 """
 
-from cpython.pycapsule cimport PyCapsule_GetName, PyCapsule_GetPointer
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
-from libc.string cimport strcmp, strlen, strncmp
+from libc.string cimport strchr, strcmp, strlen, strncmp
 
 import html
 
 from lxml import etree
 
 from litmine.parse.dates import month_number, parse_free_date, safe_date
-from litmine.parse.text import MATHML_NS, ascii_printable, clean_text, mathml_text
+from litmine.parse.text import (
+    _FUNCTION_NAMES,
+    _OVER_ACCENTS,
+    _UNDER_ACCENTS,
+    MATHML_NS,
+    ascii_printable,
+    clean_text,
+)
 from litmine.types import (
     AbstractSection,
     Article,
@@ -122,9 +129,6 @@ cdef enum:
 class Unsupported(Exception):
     """The record uses something only the Python reader handles."""
 
-
-ctypedef object (*element_factory_t)(object doc, lmNode *c_node)
-cdef element_factory_t _element_factory = NULL
 
 cdef bytes _MATHML_HREF = MATHML_NS.encode()
 cdef object _ORCID_RE = None  # set from pubmed_xml at import (one definition)
@@ -288,15 +292,6 @@ cdef bint _is_mathml(lmNode* node):
     return strncmp(node.name, b"mml:", 4) == 0 or strcmp(node.name, b"math") == 0
 
 
-cdef object _proxy(lmNode* node, object doc):
-    if _element_factory is NULL:
-        raise Unsupported("no lxml element factory")
-    return _element_factory(doc, node)
-
-
-cdef object _current_doc = None  # the document of the record being read
-
-
 cdef void _append_text(lmNode* el, list out) except *:
     cdef lmNode* child
     cdef bint plain
@@ -308,7 +303,7 @@ cdef void _append_text(lmNode* el, list out) except *:
         if child.type == ELEMENT:
             plain = child.ns is NULL or child.ns.href is NULL
             if _is_mathml(child):
-                out.append(mathml_text(_proxy(child, _current_doc)))
+                out.append(_mathml_text(child))
             elif not _has_children(child):
                 text = _text_of(child)
                 if plain and (strcmp(child.name, b"br") == 0 or strcmp(child.name, b"BR") == 0):
@@ -333,6 +328,181 @@ cdef void _append_text(lmNode* el, list out) except *:
         if tail:
             out.append(tail)
         child = child.next
+
+
+# ---------------------------------------------------------------------------
+# MathML (text.mathml_text and the functions under it, same rules)
+# ---------------------------------------------------------------------------
+
+cdef frozenset _TOKENS = frozenset({"mi", "mn", "mo", "ms"})
+cdef frozenset _SCRIPTED = frozenset({"msub", "msup", "msubsup"})
+cdef frozenset _SILENT = frozenset(
+    {"none", "mprescripts", "mphantom", "annotation", "annotation-xml", "malignmark"}
+)
+cdef frozenset _FUNCTIONS = frozenset(_FUNCTION_NAMES)
+cdef dict _OVER = dict(_OVER_ACCENTS)
+cdef dict _UNDER = dict(_UNDER_ACCENTS)
+
+
+cdef str _local_name(lmNode* node):
+    """``text._local(el.tag)``: the name without namespace or prefix."""
+    cdef const char* name = node.name
+    cdef const char* colon
+    if node.ns is not NULL and node.ns.href is not NULL:
+        return _decode(name)
+    colon = strchr(name, 58)  # ':'
+    return _decode(colon + 1 if colon is not NULL else name)
+
+
+cdef list _kids(lmNode* el):
+    """Element children; anything but elements and text makes the record Unsupported."""
+    cdef list kids = []
+    cdef lmNode* c = el.children
+    while c is not NULL:
+        if c.type == ELEMENT:
+            kids.append(<size_t>c)
+        elif _is_element_like(c):
+            raise Unsupported("comment, PI or entity inside MathML")
+        c = c.next
+    return kids
+
+
+cdef void _itertext_into(lmNode* el, list out) except *:
+    cdef lmNode* c = el.children
+    while c is not NULL:
+        if c.type == TEXT or c.type == CDATA:
+            if c.content is not NULL:
+                out.append(_decode(c.content))
+        elif c.type == ELEMENT:
+            _itertext_into(c, out)
+        elif _is_element_like(c):
+            raise Unsupported("comment, PI or entity inside MathML")
+        c = c.next
+
+
+cdef str _itertext(lmNode* el):
+    cdef list out = []
+    _itertext_into(el, out)
+    return "".join(out)
+
+
+cdef str _math_wrap(str part):
+    if len(part) <= 1 or part.replace(".", "").isalnum():
+        return part
+    return f"({part})"
+
+
+cdef inline lmNode* _kid(list kids, Py_ssize_t i):
+    return <lmNode*><size_t>kids[i]
+
+
+cdef str _math_render(lmNode* el):
+    cdef str name = _local_name(el)
+    cdef str text, collapsed, lead, trail, base, script, num, den, inner, index, open_, close, seps
+    cdef list kids, parts, post, pre, target
+    cdef Py_ssize_t i
+    if name in _TOKENS:
+        if not _has_children(el):
+            t = _text_of(el)
+            return " ".join(t.split()) if t else ""
+        return " ".join(_itertext(el).split())
+    if name == "mtext":
+        text = _itertext(el)
+        if not text:
+            return ""
+        collapsed = " ".join(text.split())
+        if not collapsed:
+            return " "
+        lead = " " if text[0].isspace() else ""
+        trail = " " if text[-1].isspace() else ""
+        return lead + collapsed + trail
+    if name == "mspace":
+        return " "
+    if name in _SILENT:
+        return ""
+    if name == "mglyph":
+        return _get(el, b"alt") or ""
+    kids = _kids(el)
+    if name == "semantics" or name == "maction":
+        return _math_render(_kid(kids, 0)) if kids else ""
+    if name == "mfrac" and len(kids) == 2:
+        num = _math_render(_kid(kids, 0)).strip()
+        den = _math_render(_kid(kids, 1)).strip()
+        return f"{_math_wrap(num)}/{_math_wrap(den)}"
+    if name == "msqrt":
+        inner = "".join([_math_render(_kid(kids, i)) for i in range(len(kids))]).strip()
+        return "\u221a" + _math_wrap(inner)
+    if name == "mroot" and len(kids) == 2:
+        base = _math_render(_kid(kids, 0)).strip()
+        index = _math_render(_kid(kids, 1)).strip()
+        return f"{index}\u221a{_math_wrap(base)}"
+    if (name == "mover" or name == "munder") and len(kids) == 2:
+        base = _math_render(_kid(kids, 0))
+        script = _math_render(_kid(kids, 1)).strip()
+        mark = (_OVER if name == "mover" else _UNDER).get(script)
+        if mark and base.strip():
+            return base.rstrip() + mark
+        return base + script
+    if name == "munderover" and len(kids) == 3:
+        return "".join([_math_render(_kid(kids, i)) for i in range(3)])
+    if name == "mmultiscripts" and kids:
+        base = _math_render(_kid(kids, 0))
+        post = []
+        pre = []
+        target = post
+        for i in range(1, len(kids)):
+            if _local_name(_kid(kids, i)) == "mprescripts":
+                target = pre
+                continue
+            target.append(_math_render(_kid(kids, i)))
+        return "".join(pre) + base + "".join(post)
+    if name == "mfenced":
+        open_ = _get(el, b"open")
+        close = _get(el, b"close")
+        seps = _get(el, b"separators")
+        if open_ is None:
+            open_ = "("
+        if close is None:
+            close = ")"
+        if seps is None:
+            seps = ","
+        seps = seps.replace(" ", "")
+        parts = []
+        for i in range(len(kids)):
+            if i and seps:
+                parts.append(seps[min(i - 1, len(seps) - 1)])
+            parts.append(_math_render(_kid(kids, i)))
+        return open_ + "".join(parts) + close
+    if name == "mtable":
+        return "; ".join([_math_render(_kid(kids, i)).strip() for i in range(len(kids))])
+    if name == "mtr" or name == "mlabeledtr":
+        return " ".join([_math_render(_kid(kids, i)).strip() for i in range(len(kids))])
+    if name in _SCRIPTED:
+        return "".join([_math_render(_kid(kids, i)) for i in range(len(kids))])
+    return _math_row(kids)
+
+
+cdef str _math_row(list kids):
+    cdef list parts = []
+    cdef bint pending_space = False
+    cdef str text
+    cdef Py_ssize_t i
+    for i in range(len(kids)):
+        text = _math_render(_kid(kids, i))
+        if not text:
+            continue
+        if pending_space and text[0].isalnum():
+            parts.append(" ")
+        parts.append(text)
+        pending_space = text in _FUNCTIONS
+    return "".join(parts)
+
+
+cdef str _mathml_text(lmNode* el):
+    cdef str text = _math_render(el)
+    if not text.strip():
+        text = _get(el, b"alttext") or ""
+    return text
 
 
 cdef str _element_text(lmNode* el):
@@ -652,7 +822,6 @@ def pubmed_article(elem):
         Unsupported: The record needs the Python reader.
         ValueError: The record is malformed (the Python reader words the error).
     """
-    global _current_doc
     cdef lmNode* root = _node_of(elem)
     cdef lmNode* child = root.children
     cdef lmNode* citation = NULL
@@ -667,69 +836,54 @@ def pubmed_article(elem):
         child = child.next
     if citation is NULL:
         raise ValueError("no MedlineCitation")
-    _current_doc = <object>(<lmElement*><void*>elem)._doc
-    try:
-        article = None
-        article_date = None
-        elocation_doi = None
-        keywords = []
-        child = citation.children
-        while child is not NULL:
-            if child.type == ELEMENT and child.ns is NULL:
-                name = child.name
-                if strcmp(name, b"PMID") == 0:
-                    pmid, version = _read_pmid(child)
-                    article = Article(pmid=pmid, version=version, source=_PUBMED_XML)
-                elif article is None:
-                    pass
-                elif strcmp(name, b"Article") == 0:
-                    has_article = True
-                    article_date, elocation_doi = _article_element(child, article)
-                elif strcmp(name, b"MeshHeadingList") == 0:
-                    article.mesh_headings = _mesh(child)
-                elif strcmp(name, b"ChemicalList") == 0:
-                    article.chemicals = _chemicals(child)
-                elif strcmp(name, b"KeywordList") == 0:
-                    _keywords(child, keywords)
-                elif strcmp(name, b"CommentsCorrectionsList") == 0:
-                    article.comments_corrections = _comments(child)
-                elif strcmp(name, b"MedlineJournalInfo") == 0 and article.journal_iso is None:
-                    sub = child.children
-                    while sub is not NULL:
-                        if _is(sub, b"MedlineTA"):
-                            article.journal_iso = _plain(sub)
-                        sub = sub.next
-            child = child.next
-        if article is None:
-            raise ValueError("no PMID in MedlineCitation")
-        if not has_article:
-            raise ValueError("MedlineCitation has no Article element")
-        article.keywords = keywords
-        if data is not NULL:
-            _pubmed_data(data, article)
-        if article.pub_date.year is None and article_date is not None and article_date.year:
-            article.pub_date = article_date
-        if article.doi is None:
-            article.doi = elocation_doi
-        return article
-    finally:
-        _current_doc = None
+    article = None
+    article_date = None
+    elocation_doi = None
+    keywords = []
+    child = citation.children
+    while child is not NULL:
+        if child.type == ELEMENT and child.ns is NULL:
+            name = child.name
+            if strcmp(name, b"PMID") == 0:
+                pmid, version = _read_pmid(child)
+                article = Article(pmid=pmid, version=version, source=_PUBMED_XML)
+            elif article is None:
+                pass
+            elif strcmp(name, b"Article") == 0:
+                has_article = True
+                article_date, elocation_doi = _article_element(child, article)
+            elif strcmp(name, b"MeshHeadingList") == 0:
+                article.mesh_headings = _mesh(child)
+            elif strcmp(name, b"ChemicalList") == 0:
+                article.chemicals = _chemicals(child)
+            elif strcmp(name, b"KeywordList") == 0:
+                _keywords(child, keywords)
+            elif strcmp(name, b"CommentsCorrectionsList") == 0:
+                article.comments_corrections = _comments(child)
+            elif strcmp(name, b"MedlineJournalInfo") == 0 and article.journal_iso is None:
+                sub = child.children
+                while sub is not NULL:
+                    if _is(sub, b"MedlineTA"):
+                        article.journal_iso = _plain(sub)
+                    sub = sub.next
+        child = child.next
+    if article is None:
+        raise ValueError("no PMID in MedlineCitation")
+    if not has_article:
+        raise ValueError("MedlineCitation has no Article element")
+    article.keywords = keywords
+    if data is not NULL:
+        _pubmed_data(data, article)
+    if article.pub_date.year is None and article_date is not None and article_date.year:
+        article.pub_date = article_date
+    if article.doi is None:
+        article.doi = elocation_doi
+    return article
 
 
 # ---------------------------------------------------------------------------
-# Set-up: lxml's element factory, and a check that the structs read right
+# Set-up: a check that the structs read right
 # ---------------------------------------------------------------------------
-
-
-cdef void _load_factory() noexcept:
-    global _element_factory
-    try:
-        capsule = etree.__pyx_capi__["elementFactory"]
-        _element_factory = <element_factory_t>PyCapsule_GetPointer(
-            capsule, PyCapsule_GetName(capsule)
-        )
-    except Exception:
-        _element_factory = NULL
 
 
 def _self_check():
@@ -747,10 +901,9 @@ def _self_check():
         return False
     if _text_of(child) != "t" or _collect_text(child.next) != "c":
         return False
-    if _element_factory is NULL:
+    if child.children is NULL or child.children.next is NULL:
         return False
-    proxy = _proxy(child.children.next, <object>(<lmElement*><void*>root)._doc)
-    if proxy is not root[0][0]:
+    if _text(child.children.next) != "u" or _element_text(child) != "tuv":
         return False
     return True
 
@@ -760,7 +913,6 @@ def _init():
     from litmine.parse import pubmed_xml
 
     _ORCID_RE = pubmed_xml._ORCID_RE
-    _load_factory()
     try:
         return bool(_self_check())
     except Exception:

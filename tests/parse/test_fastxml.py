@@ -155,6 +155,37 @@ _EDGE_RECORDS = [
         "</JournalIssue></Journal><ArticleDate><Year>2004</Year><Month>7</Month></ArticleDate>"
         "<ELocationID EIdType='doi'>10.3/eloc</ELocationID></Article>",
     ),
+    _citation(
+        "504",
+        "<Article><ArticleTitle>Inhaled <math><mmultiscripts><mi>He</mi><mprescripts/><none/>"
+        "<mn>3</mn></mmultiscripts></math> MRI <m:math xmlns:m='" + MATHML + "'><m:msubsup>"
+        "<m:mi>x</m:mi><m:mn>1</m:mn><m:mn>2</m:mn></m:msubsup></m:math></ArticleTitle>"
+        f"<Abstract><AbstractText>A <mml:math xmlns:mml='{MATHML}'>"
+        "<mml:mfrac><mml:mrow><mml:mi>a</mml:mi><mml:mo>+</mml:mo><mml:mi>b</mml:mi></mml:mrow>"
+        "<mml:mn>2</mml:mn></mml:mfrac><mml:mfrac><mml:mi>p</mml:mi><mml:mi>q</mml:mi>"
+        "<mml:mi>r</mml:mi></mml:mfrac><mml:msqrt><mml:mi>n</mml:mi><mml:mo>+</mml:mo>"
+        "<mml:mn>1</mml:mn></mml:msqrt><mml:mroot><mml:mi>y</mml:mi><mml:mn>3</mml:mn></mml:mroot>"
+        "<mml:mfenced><mml:mi>x</mml:mi><mml:mi>y</mml:mi><mml:mi>z</mml:mi></mml:mfenced>"
+        "<mml:mfenced open='[' close='' separators='; |'><mml:mi>u</mml:mi><mml:mi>v</mml:mi>"
+        "<mml:mi>w</mml:mi></mml:mfenced><mml:mover><mml:mi>V</mml:mi><mml:mo>.</mml:mo>"
+        "</mml:mover><mml:mover><mml:mi>x</mml:mi><mml:mo>¯</mml:mo></mml:mover>"
+        "<mml:mover><mml:mi>x</mml:mi><mml:mo>*</mml:mo></mml:mover><mml:munder><mml:mi>y</mml:mi>"
+        "<mml:mo>_</mml:mo></mml:munder><mml:munderover><mml:mo>∑</mml:mo><mml:mn>1</mml:mn>"
+        "<mml:mi>n</mml:mi></mml:munderover><mml:mtable><mml:mtr><mml:mtd><mml:mn>1</mml:mn>"
+        "</mml:mtd><mml:mtd><mml:mn>2</mml:mn></mml:mtd></mml:mtr><mml:mlabeledtr><mml:mtd>"
+        "<mml:mn>3</mml:mn></mml:mtd></mml:mlabeledtr></mml:mtable></mml:math> then "
+        f"<mml:math xmlns:mml='{MATHML}'><mml:mi>log</mml:mi><mml:mi>x</mml:mi><mml:mi>sin</mml:mi>"
+        "<mml:mo>(</mml:mo><mml:mtext> and </mml:mtext><mml:mtext>   </mml:mtext><mml:mtext/>"
+        "<mml:mspace/><mml:mglyph alt='star'/><mml:mglyph/><mml:semantics><mml:mi>k</mml:mi>"
+        "<mml:annotation>k-latex</mml:annotation></mml:semantics><mml:maction><mml:mi>j</mml:mi>"
+        "</mml:maction><mml:semantics/><mml:mi>  spaced \n token </mml:mi>"
+        "<mml:mi><mml:mglyph alt='g'/>z<mml:mi>w</mml:mi>q</mml:mi><mml:mphantom><mml:mi>h</mml:mi>"
+        "</mml:mphantom><mml:mstyle><mml:mpadded><mml:mn>7</mml:mn></mml:mpadded></mml:mstyle>"
+        "<x:foo xmlns:x='urn:other'><mml:mi>f</mml:mi></x:foo></mml:math>, "
+        f"<mml:math xmlns:mml='{MATHML}' alttext='\\alpha'></mml:math> and "
+        f"<mml:math xmlns:mml='{MATHML}' alttext='\\beta'><mml:mspace/></mml:math>."
+        "</AbstractText></Abstract></Article>",
+    ),
     # malformed: each must come out as the Python reader's error
     "<PubmedArticle><PubmedData/></PubmedArticle>",
     "<PubmedArticle><MedlineCitation><Article/></MedlineCitation></PubmedArticle>",
@@ -180,6 +211,9 @@ def test_edge_records_read_the_same(index: int) -> None:
         assert [s.label for s in expected.sections] == ["BACKGROUND", None, "METHODS", "RESULTS"]
         assert expected.authors[0].orcid == "0000-0002-1825-009X"
         assert expected.comments_corrections[0].pmid == "123"
+    if index == 3:
+        assert expected.title == "Inhaled 3He MRI x12"
+        assert "(a+b)/2" in expected.abstract and "∑1n" in expected.abstract
 
 
 def _outcome(records: list[Any]) -> list[Any]:
