@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from litmine import passages
 from litmine.config import PassageSettings
 from litmine.errors import ConfigError, MissingDependencyError
 from litmine.passages import (
@@ -158,15 +159,33 @@ def test_estimate_tokens_is_conservative_on_typical_text(
 
 
 def test_estimate_fast_path_matches_the_regex_definition(real_articles: list[Article]) -> None:
-    # ASCII text takes a byte-level shortcut; it must count exactly like the regex.
+    # The compiled counter and the byte-level ASCII shortcut must count exactly
+    # like the regex that defines the estimate.
     piece = re.compile(r"\w{1,4}|[^\w\s]")
     rnd = random.Random(7)
+    alphabet = "ab_9 \t\n\x1c\x7f.-(),;é" + "".join(map(chr, range(0x80, 0x300)))
+    alphabet += "\u00a0\u2009\u3000\u0663\u00b2\u2167\u0301\u05d0\u4e2d\U0001d400\U0001f9ec"
     samples = [a.abstract for a in real_articles] + [
-        "".join(rnd.choice("ab_9 \t\n\x1c\x7f.-(),;é") for _ in range(rnd.randint(0, 40)))
-        for _ in range(5000)
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 40))) for _ in range(5000)
     ]
+    samples.append("".join(map(chr, range(128))) * 2)
+    # Every code point (bar surrogates), in runs, so a misclassified one shows.
+    everything = "".join(chr(c) for c in range(0x110000) if not 0xD800 <= c < 0xE000)
+    samples += [everything[i : i + 64] for i in range(0, len(everything), 64)]
     for text in samples:
-        assert estimate_tokens(text) == piece.subn("", text)[1], repr(text)
+        expected = piece.subn("", text)[1]
+        assert estimate_tokens(text) == expected, repr(text)
+        if text.isascii():
+            assert passages._ascii_estimate(text) == expected, repr(text)
+
+
+def test_compiled_token_counter_is_used_when_built() -> None:
+    speedups = pytest.importorskip(
+        "litmine._speedups", reason="the compiled accelerators are not built (Cython + C compiler)"
+    )
+    assert passages._token_estimate is speedups.token_estimate
+    assert speedups.token_estimate("p < 0.05, n_1 = 12345") == 10  # p < 0 . 05 , n_1 = 1234 5
+    assert speedups.token_estimate("café\u00a0ü") == 2
 
 
 def test_ids_stable_and_distinct(real_articles: list[Article]) -> None:
