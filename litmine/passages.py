@@ -70,16 +70,18 @@ _WORD_RE = re.compile(r"\S+")
 _MASK63 = (1 << 63) - 1
 
 
-def _load_speedups() -> Callable[[str], int] | None:
-    """The compiled token counter (``litmine/_speedups.pyx``), when it is built."""
+def _load_speedups() -> tuple[
+    Callable[[str], int] | None, Callable[..., list[tuple[int, int]]] | None
+]:
+    """The compiled token counter and sentence scanner (``litmine/_speedups.pyx``), if built."""
     try:
-        from litmine._speedups import token_estimate
+        from litmine._speedups import sentence_spans, token_estimate
     except ImportError:
-        return None
-    return token_estimate
+        return None, None
+    return token_estimate, sentence_spans
 
 
-_token_estimate = _load_speedups()
+_token_estimate, _compiled_sentences = _load_speedups()
 
 
 class PassageConfig(Protocol):
@@ -194,6 +196,13 @@ def regex_sentences(text: str) -> list[tuple[int, int]]:
     Returns:
         ``(start, end)`` offsets of the sentences, whitespace trimmed, in order.
     """
+    if _compiled_sentences is not None:
+        return _compiled_sentences(text, _ABBREVIATIONS, _DOTTED_RE)
+    return _python_sentences(text)
+
+
+def _python_sentences(text: str) -> list[tuple[int, int]]:
+    """:func:`regex_sentences` without the compiled scanner (the reference for it)."""
     spans: list[tuple[int, int]] = []
     start = 0
     for match in _BOUNDARY_RE.finditer(text):

@@ -188,6 +188,30 @@ def test_compiled_token_counter_is_used_when_built() -> None:
     assert speedups.token_estimate("café\u00a0ü") == 2
 
 
+def test_compiled_sentence_scanner_matches_the_regex_splitter(
+    real_articles: list[Article],
+) -> None:
+    speedups = pytest.importorskip(
+        "litmine._speedups", reason="the compiled accelerators are not built (Cython + C compiler)"
+    )
+    assert passages._compiled_sentences is speedups.sentence_spans
+    rnd = random.Random(11)
+    pieces = [*"aAbZ09 .!?\n\t\"'”’)]“‘([", "e.g.", "Fig.", "U.S.A.", "vs.", " et al."]
+    pieces += ["\u00a0", "\u2009", "é", "No.", "(i.e.", "\u3000", "\x1c", "vs!", "Dr?"]
+    samples = [a.abstract for a in real_articles] + [a.title for a in real_articles]
+    for _ in range(20000):
+        samples.append("".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 30))))
+    for text in samples:
+        expected = passages._python_sentences(text)
+        got = speedups.sentence_spans(text, passages._ABBREVIATIONS, passages._DOTTED_RE)
+        assert got == expected, repr(text)
+    assert regex_sentences("It rose (p < 0.05). Fig. 2 shows e.g. this. Next") == [
+        (0, 19),
+        (20, 43),
+        (44, 48),
+    ]
+
+
 def test_ids_stable_and_distinct(real_articles: list[Article]) -> None:
     # A fixed value: changing the id scheme would orphan every stored vector.
     assert passage_id("12345", 0, "Aspirin reduces risk.") == passage_id(
