@@ -20,6 +20,7 @@ libxml2 can only switch the accelerator off, never make it read garbage.
 No libxml2 function is called and nothing is linked against it.
 """
 
+from cpython.bytes cimport PyBytes_FromStringAndSize
 from cpython.unicode cimport PyUnicode_DecodeASCII, PyUnicode_DecodeUTF8
 from libc.string cimport strchr, strcmp, strlen, strncmp
 
@@ -112,7 +113,7 @@ cdef extern from *:
         void *_doc
         lmNode *_c_node
 
-__all__ = ["AVAILABLE", "Unsupported", "pubmed_article"]
+__all__ = ["AVAILABLE", "Unsupported", "drop_unread", "pubmed_article"]
 
 # xmlElementType values
 cdef enum:
@@ -920,3 +921,281 @@ def _init():
 
 
 AVAILABLE = _init()
+
+
+# ---------------------------------------------------------------------------
+# Unread elements cut from the bytes before libxml2 parses them
+# ---------------------------------------------------------------------------
+
+cdef extern from "string.h":
+    void* memmem(const void* haystack, size_t haystacklen, const void* needle, size_t needlelen)
+    void* memchr(const void* s, int c, size_t n)
+    int memcmp(const void* a, const void* b, size_t n)
+    void* memcpy(void* dest, const void* src, size_t n)
+
+cdef const char* _CITES = b'<CommentsCorrections RefType="Cites">'
+
+
+cdef inline bint _at(const char* p, const char* end, const char* word, size_t n) noexcept:
+    return <size_t>(end - p) >= n and memcmp(p, word, n) == 0
+
+
+cdef inline bint _name_start(unsigned char c) noexcept:
+    return (65 <= c <= 90) or (97 <= c <= 122) or c == 95
+
+
+cdef inline bint _name_char(unsigned char c) noexcept:
+    return _name_start(c) or (48 <= c <= 57) or c == 45 or c == 46
+
+
+cdef inline bint _blank(unsigned char c) noexcept:
+    return c == 32 or c == 9 or c == 10 or c == 13
+
+
+cdef inline bint _xml_char(unsigned long v) noexcept:
+    return (
+        v == 9 or v == 10 or v == 13 or (0x20 <= v <= 0xD7FF) or (0xE000 <= v <= 0xFFFD)
+        or (0x10000 <= v <= 0x10FFFF)
+    )
+
+
+cdef const unsigned char* _reference(const unsigned char* q, const unsigned char* end) noexcept:
+    """Past a well-formed ``&...;`` at ``q`` (predefined entity or character), or NULL."""
+    cdef const unsigned char* r = q + 1
+    cdef unsigned long v = 0
+    cdef int digits = 0
+    if r < end and r[0] == 35:  # &#
+        r += 1
+        if r < end and r[0] == 120:  # &#x
+            r += 1
+            while r < end and digits < 8:
+                if 48 <= r[0] <= 57:
+                    v = v * 16 + (r[0] - 48)
+                elif 97 <= r[0] <= 102:
+                    v = v * 16 + (r[0] - 87)
+                elif 65 <= r[0] <= 70:
+                    v = v * 16 + (r[0] - 55)
+                else:
+                    break
+                r += 1
+                digits += 1
+        else:
+            while r < end and 48 <= r[0] <= 57 and digits < 8:
+                v = v * 10 + (r[0] - 48)
+                r += 1
+                digits += 1
+        if digits == 0 or r >= end or r[0] != 59 or not _xml_char(v):
+            return NULL
+        return r + 1
+    for word in (b"amp;", b"lt;", b"gt;", b"quot;", b"apos;"):
+        if _at(<const char*>r, <const char*>end, word, len(word)):
+            return r + len(word)
+    return NULL
+
+
+cdef const unsigned char* _char(const unsigned char* q, const unsigned char* end) noexcept:
+    """Past one well-formed character of text at ``q`` (UTF-8, an XML Char), or NULL."""
+    cdef unsigned char c = q[0]
+    cdef unsigned long v
+    cdef int n, i
+    if c < 0x80:
+        return q + 1 if (c >= 0x20 or c == 9 or c == 10 or c == 13) else NULL
+    if 0xC2 <= c <= 0xDF:
+        n, v = 1, c & 0x1F
+    elif 0xE0 <= c <= 0xEF:
+        n, v = 2, c & 0x0F
+    elif 0xF0 <= c <= 0xF4:
+        n, v = 3, c & 0x07
+    else:
+        return NULL
+    if end - q <= n:
+        return NULL
+    for i in range(1, n + 1):
+        if q[i] & 0xC0 != 0x80:
+            return NULL
+        v = (v << 6) | (q[i] & 0x3F)
+    # overlong forms and surrogates are not UTF-8; U+FFFE/U+FFFF are not XML
+    if (n == 2 and v < 0x800) or (n == 3 and v < 0x10000) or not _xml_char(v):
+        return NULL
+    return q + n + 1
+
+
+cdef const char* _element_end(const char* span, const char* span_end) noexcept:
+    """Past the end of the element at ``span`` when it is certainly well-formed, else NULL.
+
+    A strict subset of XML, enough for what PubMed writes in a bibliography:
+    ASCII names without prefixes, at most one attribute per tag, predefined
+    entities and character references only, valid UTF-8 text. Whatever is
+    outside it (including every kind of malformation, and an element that
+    does not end before ``span_end``) answers NULL, and the element is then
+    left for libxml2, which reports what is wrong as before.
+    """
+    cdef const unsigned char* q = <const unsigned char*>span
+    cdef const unsigned char* end = <const unsigned char*>span_end
+    cdef const unsigned char* name
+    cdef const unsigned char* names[64]
+    cdef Py_ssize_t lengths[64]
+    cdef Py_ssize_t length
+    cdef int depth = 0
+    cdef int attributes
+    cdef unsigned char quote
+    while q < end:
+        if q[0] == 60:  # <
+            q += 1
+            if q < end and q[0] == 47:  # end tag
+                q += 1
+                name = q
+                while q < end and _name_char(q[0]):
+                    q += 1
+                length = q - name
+                if depth == 0 or length != lengths[depth - 1]:
+                    return NULL
+                if memcmp(name, names[depth - 1], length) != 0:
+                    return NULL
+                while q < end and _blank(q[0]):
+                    q += 1
+                if q >= end or q[0] != 62:
+                    return NULL
+                q += 1
+                depth -= 1
+                if depth == 0:
+                    return <const char*>q
+                continue
+            if q >= end or not _name_start(q[0]):
+                return NULL
+            name = q
+            while q < end and _name_char(q[0]):
+                q += 1
+            length = q - name
+            attributes = 0
+            while True:
+                if q >= end:
+                    return NULL
+                if q[0] == 62:  # >
+                    if depth == 64:
+                        return NULL
+                    names[depth] = name
+                    lengths[depth] = length
+                    depth += 1
+                    q += 1
+                    break
+                if q[0] == 47:  # />
+                    if q + 1 >= end or q[1] != 62 or depth == 0:
+                        return NULL
+                    q += 2
+                    break
+                if not _blank(q[0]):
+                    return NULL
+                while q < end and _blank(q[0]):
+                    q += 1
+                if q < end and (q[0] == 62 or q[0] == 47):
+                    continue
+                attributes += 1
+                if attributes > 1 or q >= end or not _name_start(q[0]):
+                    return NULL
+                while q < end and _name_char(q[0]):
+                    q += 1
+                if q >= end or q[0] != 61:  # =
+                    return NULL
+                q += 1
+                if q >= end or (q[0] != 34 and q[0] != 39):
+                    return NULL
+                quote = q[0]
+                q += 1
+                while q < end and q[0] != quote:
+                    if q[0] == 60:
+                        return NULL
+                    q = _reference(q, end) if q[0] == 38 else _char(q, end)
+                    if q is NULL:
+                        return NULL
+                if q >= end:
+                    return NULL
+                q += 1  # the closing quote
+                if q < end and not (_blank(q[0]) or q[0] == 62 or q[0] == 47):
+                    return NULL
+        elif depth == 0:
+            return NULL
+        elif q[0] == 38:  # &
+            q = _reference(q, end)
+            if q is NULL:
+                return NULL
+        elif q[0] == 93 and _at(<const char*>q, <const char*>end, b"]]>", 3):
+            return NULL
+        else:
+            # a run of plain ASCII text at once (most of it)
+            while q < end and 0x20 <= q[0] < 0x80 and q[0] != 60 and q[0] != 38 and q[0] != 93:
+                q += 1
+            if q < end and (q[0] >= 0x80 or q[0] < 0x20):
+                q = _char(q, end)
+                if q is NULL:
+                    return NULL
+    return NULL
+
+
+def drop_unread(bytes data):
+    """The chunk document without the parts the extractor never reads.
+
+    ``ReferenceList`` elements (the article's bibliography, nested lists
+    included) and ``CommentsCorrections`` entries of type ``Cites`` (the
+    older form of the same) are a third of a typical record's bytes and
+    nodes, and no field comes from them. Each one removed is replaced by the
+    line breaks it held, so line numbers in messages do not move. Only the
+    exact forms PubMed writes are cut (``<ReferenceList>``,
+    ``<CommentsCorrections RefType="Cites">``). A document holding a
+    comment, a CDATA section or a processing instruction (where such tags
+    could be text) is not cut from there on. An element is cut only when it
+    is certainly well-formed on its own (:func:`_element_end`), so a
+    document is rejected, and at the same line, exactly when it would be
+    without the cut.
+
+    Args:
+        data: A chunk document (see ``pubmed_xml.PubmedChunk``).
+
+    Returns:
+        The document to parse, which gives the same records.
+    """
+    cdef const char* start = data
+    cdef Py_ssize_t n = len(data)
+    cdef const char* end = start + n
+    cdef const char* p
+    cdef const char* q
+    cdef const char* cut_end
+    cdef const char* copied = start
+    cdef bytearray out = None
+    cdef char* w = NULL
+    cdef char* w0 = NULL
+    # Cut only in the content: after the root start tag, up to the first
+    # comment, CDATA section, processing instruction or declaration (inside
+    # which a tag would be text).
+    p = <const char*>memmem(start, n, b"<PubmedArticleSet", 17)
+    if p is NULL or memmem(start, p - start, b"<!--", 4) is not NULL:
+        return data
+    while True:
+        p = <const char*>memchr(p + 1, 60, end - p - 1)
+        if p is NULL or p + 1 >= end or p[1] == 33 or p[1] == 63:  # <! or <?
+            break
+        if _at(p, end, b"<ReferenceList>", 15) or _at(p, end, _CITES, 37):
+            cut_end = _element_end(p, end)
+        elif _at(p, end, b"<ReferenceList/>", 16):
+            cut_end = p + 16
+        else:
+            continue
+        if cut_end is NULL:
+            continue  # left in, for libxml2 to judge (and report)
+        if out is None:
+            out = bytearray(n)
+            w = w0 = out
+        memcpy(w, copied, p - copied)
+        w += p - copied
+        q = <const char*>memchr(p, 10, cut_end - p)
+        while q is not NULL:  # the element's line breaks stay
+            w[0] = 10
+            w += 1
+            q = <const char*>memchr(q + 1, 10, cut_end - q - 1)
+        copied = cut_end
+        p = cut_end - 1
+    if out is None:
+        return data
+    memcpy(w, copied, end - copied)
+    w += end - copied
+    return PyBytes_FromStringAndSize(w0, w - w0)

@@ -24,14 +24,14 @@ MATHML = "http://www.w3.org/1998/Math/MathML"
 
 def test_compiled_extractor_matches_this_lxml_and_is_used() -> None:
     assert fastxml.AVAILABLE, "struct layout check failed against the installed lxml/libxml2"
-    assert pubmed_xml._COMPILED is fastxml.pubmed_article
+    assert pubmed_xml._COMPILED is fastxml
 
 
 def test_can_be_switched_off_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LITMINE_PURE_PYTHON_XML", "1")
     assert pubmed_xml._load_compiled() is None
     monkeypatch.setenv("LITMINE_PURE_PYTHON_XML", "0")
-    assert pubmed_xml._load_compiled() is fastxml.pubmed_article
+    assert pubmed_xml._load_compiled() is fastxml
 
 
 def _articles_of(data: bytes) -> Iterator[Any]:
@@ -251,3 +251,99 @@ def test_unresolved_entities_fall_back_to_the_python_reader() -> None:
     (article,) = iter_pubmed_xml(doc)
     assert article == pubmed_xml._pubmed_article(elem)
     assert article.title == "Report of &who; now"  # DTD entities are never expanded
+
+
+# --- the bibliography cut from the bytes before parsing ------------------------
+
+_REFS = (
+    "<ReferenceList>\n<Title>References</Title>\n<Reference><Citation>A &amp; B, caf\u00e9 "
+    "&#x3b1; 2001.</Citation>\n<ArticleIdList><ArticleId IdType='pubmed'>1</ArticleId>"
+    "</ArticleIdList></Reference>\n<ReferenceList><Reference><Citation>Nested</Citation>"
+    "</Reference></ReferenceList>\n<ReferenceList/></ReferenceList>"
+)
+_CITES = (
+    '<CommentsCorrections RefType="Cites">\n<RefSource>J Med. 1999</RefSource>\n'
+    '<PMID Version="1">42</PMID>\n</CommentsCorrections>'
+)
+
+
+def _with(inner: str, data: str, pmid: str = "701") -> bytes:
+    comments = (
+        "<CommentsCorrectionsList>"
+        + inner
+        + '<CommentsCorrections RefType="ErratumIn"><RefSource>Err</RefSource>'
+        "<PMID>9</PMID></CommentsCorrections></CommentsCorrectionsList>"
+    )
+    record = _citation(
+        pmid, "<Article><ArticleTitle>T</ArticleTitle></Article>" + comments, data=data
+    )
+    return _document(
+        [record, _citation("702", "<Article><ArticleTitle>U</ArticleTitle></Article>")]
+    )
+
+
+def test_bibliography_is_cut_keeping_lines_and_records() -> None:
+    doc = _with(_CITES + "\n" + _CITES, _REFS + "\n<ReferenceList/>")
+    cut = fastxml.drop_unread(doc)
+    assert b"ReferenceList" not in cut and b"Cites" not in cut and b"ErratumIn" in cut
+    assert cut.count(b"\n") == doc.count(b"\n")
+    assert len(cut) < len(doc) - len(_REFS)
+
+    def records(data: bytes) -> list[Any]:
+        root = etree.fromstring(data, pubmed_xml._new_parser())
+        return [(e.sourceline, pubmed_xml._pubmed_article(e)) for e in root.iter("PubmedArticle")]
+
+    assert records(cut) == records(doc)
+    assert records(cut)[0][1].comments_corrections[0].ref_type == "ErratumIn"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "<Reference><Citation>x</Reference></Citation>",  # crossed tags
+        "<Reference><Citation>x &nbsp; y</Citation></Reference>",  # undeclared entity
+        "<Reference><Citation>x &#0; y</Citation></Reference>",  # not a character
+        "<Reference><Citation>x \x01 y</Citation></Reference>",  # control character
+        "<Reference><Citation>x ]]> y</Citation></Reference>",
+        "<Reference><Citation>x << y</Citation></Reference>",
+        "<Reference a='1' a='2'><Citation>x</Citation></Reference>",  # two attributes
+        "<Reference a='1'b='2'/>",
+        "<Reference a=1/>",
+        "<x:Reference xmlns:x='urn:x'/>",  # prefixes are outside the subset
+        "<Reference><Citation>unclosed</Citation>",
+    ],
+)
+def test_elements_outside_the_safe_subset_are_left_for_the_parser(bad: str) -> None:
+    doc = _with(_CITES, f"<ReferenceList>{bad}</ReferenceList>")
+    cut = fastxml.drop_unread(doc)
+    assert b"Cites" not in cut  # the good element before it is still cut
+    assert b"<ReferenceList>" + bad.encode() in cut
+
+
+def test_invalid_utf8_in_a_bibliography_is_left_for_the_parser() -> None:
+    doc = _with("", "<ReferenceList><Reference>x</Reference></ReferenceList>")
+    broken = doc.replace(b"<Reference>x", b"<Reference>\xff\xfe")
+    assert fastxml.drop_unread(broken) == broken
+    overlong = doc.replace(b"<Reference>x", b"<Reference>\xc0\xaf")
+    assert fastxml.drop_unread(overlong) == overlong
+    assert fastxml.drop_unread(doc) != doc
+
+
+def test_nothing_is_cut_after_a_comment_cdata_or_pi() -> None:
+    for special in ("<!-- <ReferenceList> -->", "<![CDATA[ x ]]>", "<?pi x?>"):
+        doc = _with(_CITES, _REFS).replace(
+            b"<PubmedArticleSet>", b"<PubmedArticleSet>" + special.encode()
+        )
+        assert fastxml.drop_unread(doc) == doc
+    # after the first record, only what follows the comment is kept whole
+    doc = _with(_CITES, _REFS).replace(b"</PubmedArticle>", b"</PubmedArticle><!-- c -->", 1)
+    cut = fastxml.drop_unread(doc)
+    assert b"Cites" not in cut and b"<!-- c -->" in cut
+
+
+def test_other_forms_are_not_cut() -> None:
+    doc = _with(
+        "<CommentsCorrections RefType='Cites'><RefSource>x</RefSource></CommentsCorrections>",
+        "<ReferenceList lang='en'><Reference>x</Reference></ReferenceList>",
+    )
+    assert fastxml.drop_unread(doc) == doc
