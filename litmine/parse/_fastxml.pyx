@@ -1136,12 +1136,13 @@ def drop_unread(bytes data):
     """The chunk document without the parts the extractor never reads.
 
     ``ReferenceList`` elements (the article's bibliography, nested lists
-    included) and ``CommentsCorrections`` entries of type ``Cites`` (the
-    older form of the same) are a third of a typical record's bytes and
-    nodes, and no field comes from them. Each one removed is replaced by the
-    line breaks it held, so line numbers in messages do not move. Only the
-    exact forms PubMed writes are cut (``<ReferenceList>``,
-    ``<CommentsCorrections RefType="Cites">``). A document holding a
+    included), ``CommentsCorrections`` entries of type ``Cites`` (the older
+    form of the same), ``GrantList`` and ``InvestigatorList`` are over a
+    third of a typical record's bytes and nodes, and no field comes from
+    them. Each one removed is replaced by the line breaks it held, so line
+    numbers in messages do not move. Only the exact start tags PubMed writes
+    are cut (``<ReferenceList>``, ``<CommentsCorrections RefType="Cites">``,
+    ``<GrantList CompleteYN="Y">``...). A document holding a
     comment, a CDATA section or a processing instruction (where such tags
     could be text) is not cut from there on. An element is cut only when it
     is certainly well-formed on its own (:func:`_element_end`), so a
@@ -1174,7 +1175,14 @@ def drop_unread(bytes data):
         p = <const char*>memchr(p + 1, 60, end - p - 1)
         if p is NULL or p + 1 >= end or p[1] == 33 or p[1] == 63:  # <! or <?
             break
-        if _at(p, end, b"<ReferenceList>", 15) or _at(p, end, _CITES, 37):
+        if (
+            _at(p, end, b"<ReferenceList>", 15)
+            or _at(p, end, _CITES, 37)
+            or _at(p, end, b'<GrantList CompleteYN="Y">', 26)
+            or _at(p, end, b'<GrantList CompleteYN="N">', 26)
+            or _at(p, end, b"<GrantList>", 11)
+            or _at(p, end, b"<InvestigatorList>", 18)
+        ):
             cut_end = _element_end(p, end)
         elif _at(p, end, b"<ReferenceList/>", 16):
             cut_end = p + 16

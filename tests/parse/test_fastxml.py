@@ -284,8 +284,18 @@ def _with(inner: str, data: str, pmid: str = "701") -> bytes:
 
 def test_bibliography_is_cut_keeping_lines_and_records() -> None:
     doc = _with(_CITES + "\n" + _CITES, _REFS + "\n<ReferenceList/>")
+    grants = (
+        '<GrantList CompleteYN="Y">\n<Grant><GrantID>R01 AB-1</GrantID><Agency>NIH</Agency>'
+        "<Country>United States</Country></Grant>\n</GrantList><InvestigatorList>\n"
+        '<Investigator ValidYN="Y"><LastName>M\u00fcller</LastName></Investigator>\n'
+        "</InvestigatorList>"
+    )
+    doc = doc.replace(
+        b"<ArticleTitle>T</ArticleTitle>", b"<ArticleTitle>T</ArticleTitle>" + grants.encode()
+    )
     cut = fastxml.drop_unread(doc)
     assert b"ReferenceList" not in cut and b"Cites" not in cut and b"ErratumIn" in cut
+    assert b"Grant" not in cut and b"Investigator" not in cut
     assert cut.count(b"\n") == doc.count(b"\n")
     assert len(cut) < len(doc) - len(_REFS)
 
