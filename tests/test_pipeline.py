@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import gzip
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,6 +42,28 @@ def recorded_files() -> list[Path]:
 def stored_pmids(settings: Settings) -> set[str]:
     with pipeline.open_store(settings, read_only=True) as store:
         return {a.pmid for a in store.iter_articles()}
+
+
+def test_ingest_pauses_the_cyclic_collector_and_restores_it(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[bool] = []
+    real = pipeline.store_records
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "store_records", spy)
+    assert gc.isenabled()
+    pipeline.ingest_files(recorded_files()[:1], settings)
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        pipeline.ingest_files(recorded_files()[:1], settings)
+        assert not gc.isenabled()  # a caller's choice is kept
+    finally:
+        gc.enable()
 
 
 def test_ingest_recorded_files_then_reingest_is_idempotent(settings: Settings) -> None:

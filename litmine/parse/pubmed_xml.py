@@ -630,7 +630,7 @@ def _layout(head: bytes) -> _Layout | None:
     return _Layout(_declare_mathml_prefix(head[: match.end()]), match.group(1), match.end())
 
 
-def _may_hide_tags(buf: bytes, end: int) -> bool:
+def _may_hide_tags(buf: bytes | bytearray, end: int) -> bool:
     """Whether ``buf[:end]`` opens a comment, CDATA section or processing instruction."""
     # Searching the single characters after "<" runs at memchr speed; "<!"
     # itself would make the search stop at every "<" of the markup.
@@ -643,7 +643,7 @@ def _may_hide_tags(buf: bytes, end: int) -> bool:
     return False
 
 
-def _last_cut(buf: bytes) -> int:
+def _last_cut(buf: bytes | bytearray) -> int:
     """End of the last record end tag in ``buf`` (-1 if none), outside comments & co."""
     at = buf.rfind(_ARTICLE_END)
     cut = at + len(_ARTICLE_END) if at >= 0 else -1
@@ -696,7 +696,9 @@ class _Splitter:
         # Small first chunks give the first records quickly; later ones amortise
         # the per-chunk costs.
         target = min(_FIRST_CHUNK_BYTES, self.chunk_bytes)
-        buf = b""
+        # A bytearray grows in place and drops its head cheaply; each chunk is
+        # then copied once, into its document.
+        buf = bytearray()
         while True:
             try:
                 block = self.stream.read(max(target - len(buf), 1 << 16))
@@ -712,8 +714,10 @@ class _Splitter:
             cut = _last_cut(buf)
             if cut < 0:
                 continue  # one record longer than the target: read on
-            yield PubmedChunk(prefix + buf[:cut] + tail, self.name)
-            buf = buf[cut:]
+            with memoryview(buf) as view:
+                data = b"".join((prefix, view[:cut], tail))
+            yield PubmedChunk(data, self.name)
+            del buf[:cut]
             # Later chunks start on a line of their own (see _LineMap).
             prefix = layout.prefix + b"\n"
             target = min(target * 2, self.chunk_bytes)
