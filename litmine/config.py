@@ -101,7 +101,11 @@ class IngestSettings(_Section):
         description="Days re-fetched before a saved query's watermark, to catch late records.",
     )
     commit_every: int = Field(
-        500, ge=1, description="Articles written per database transaction when reading files."
+        2000,
+        ge=1,
+        description="Articles written per database transaction when reading files. Larger "
+        "batches rewrite fewer index pages (500 wrote a third more to disk than 2000); an "
+        "interrupted run redoes at most one batch.",
     )
     default_cron: str = Field(
         "0 2 * * *", description="Cron schedule given to newly saved queries."
