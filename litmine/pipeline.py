@@ -61,6 +61,36 @@ def _splitter(settings: Settings) -> Callable[[Article], list[Passage]]:
     return lambda article: split_article(article, cfg)
 
 
+_WRITE_EVERY = 250
+"""Articles per write inside a file-reading transaction (see :func:`store_records`)."""
+
+
+class _Transaction:
+    """A store transaction opened on the first write and committed on demand."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._open: Any = None
+        self.written = 0
+
+    def begin(self) -> None:
+        if self._open is None:
+            self._open = self._store.transaction()
+            self._open.__enter__()
+
+    def commit(self) -> None:
+        if self._open is not None:
+            self._open, opened = None, self._open
+            self.written = 0
+            opened.__exit__(None, None, None)
+
+    def abort(self, exc: BaseException) -> None:
+        """Roll back what the open transaction wrote (the error is the caller's to raise)."""
+        if self._open is not None:
+            self._open, opened = None, self._open
+            opened.__exit__(type(exc), exc, exc.__traceback__)
+
+
 def store_records(
     store: Store,
     records: Iterable[Record],
@@ -93,36 +123,46 @@ def store_records(
     prog = progress or _NoProgress()
     split = _splitter(settings)
     batch: list[Article | PreparedArticle] = []
+    # Articles are written as they come, a few hundred at a time, inside a
+    # transaction committed every ``commit_every`` of them: the writer keeps
+    # pace with parse workers instead of stopping them while it writes a whole
+    # transaction's worth at once.
+    tx = _Transaction(store)
 
-    def apply(item: list[Article | PreparedArticle] | Deletion) -> None:
-        if isinstance(item, Deletion):
-            with store.transaction():
-                report.deleted += store.delete_articles([item.pmid])
-            return
-        with store.transaction():
-            counts = store.upsert_articles(item, split=split)
+    def write() -> None:
+        tx.begin()
+        counts = store.upsert_articles(batch, split=split)
         report.new += counts.new
         report.updated += counts.updated
         report.unchanged += counts.unchanged + counts.skipped_older
-        prog.advance(len(item))
+        prog.advance(len(batch))
+        tx.written += len(batch)
+        batch.clear()
+        if tx.written >= settings.ingest.commit_every:
+            tx.commit()
 
-    for record in records:
-        if isinstance(record, Deletion):
-            if batch:
-                apply(batch)
-                batch = []
-            apply(record)
-        elif isinstance(record, LitmineError):
-            report.failed += 1
-            report.errors.append(record.one_line())
-        else:
-            report.fetched += 1
-            batch.append(record)
-            if len(batch) >= settings.ingest.commit_every:
-                apply(batch)
-                batch = []
-    if batch:
-        apply(batch)
+    try:
+        for record in records:
+            if isinstance(record, Deletion):
+                if batch:
+                    write()
+                tx.commit()  # a deletion applies after the articles before it
+                with store.transaction():
+                    report.deleted += store.delete_articles([record.pmid])
+            elif isinstance(record, LitmineError):
+                report.failed += 1
+                report.errors.append(record.one_line())
+            else:
+                report.fetched += 1
+                batch.append(record)
+                if len(batch) >= min(_WRITE_EVERY, settings.ingest.commit_every - tx.written):
+                    write()
+        if batch:
+            write()
+        tx.commit()
+    except BaseException as exc:
+        tx.abort(exc)
+        raise
     if after_commit is not None:
         after_commit()
     return report

@@ -66,6 +66,37 @@ def test_ingest_pauses_the_cyclic_collector_and_restores_it(
         gc.enable()
 
 
+def test_articles_are_written_in_small_batches_and_committed_every_n(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pipeline, "_WRITE_EVERY", 3)
+    settings = load_settings(data_dir=tmp_path / "data", ingest={"commit_every": 7})
+    writes: list[int] = []
+    commits: list[int] = []
+    real_upsert = Store.upsert_articles
+
+    def upsert(self: Store, articles: Any, **kwargs: Any) -> Any:
+        writes.append(len(articles))
+        return real_upsert(self, articles, **kwargs)
+
+    def committed(self: Store) -> int:
+        with Store(self.path, read_only=True) as reader:  # sees committed rows only
+            return reader.counts().articles
+
+    monkeypatch.setattr(Store, "upsert_articles", upsert)
+    real_commit = pipeline._Transaction.commit
+
+    def commit(self: Any) -> None:
+        real_commit(self)
+        commits.append(committed(self._store))
+
+    monkeypatch.setattr(pipeline._Transaction, "commit", commit)
+    report = pipeline.ingest_files([_big_file(tmp_path)], settings, workers=0)
+    assert report.new == 48
+    assert writes[:3] == [3, 3, 1] and max(writes) == 3
+    assert commits[:3] == [7, 14, 21]  # nothing is committed between them
+
+
 def test_ingest_recorded_files_then_reingest_is_idempotent(settings: Settings) -> None:
     first = pipeline.ingest_files(recorded_files(), settings)
     assert (first.fetched, first.new, first.updated, first.failed) == (8, 8, 0, 0)
@@ -437,10 +468,12 @@ def test_interrupted_parallel_ingest_resumes_without_gaps_or_duplicates(
     with pytest.raises(KeyboardInterrupt):
         pipeline.ingest_files([path], settings, progress=StopAfter(20), workers=2)
     assert _child_processes() == before  # the workers were stopped
-    assert len(stored_pmids(settings)) == 20  # four whole commits, nothing half-written
+    # Three whole commits; the fourth batch was written when the interrupt came
+    # (progress counts written records) and is rolled back: nothing half-written.
+    assert len(stored_pmids(settings)) == 15
     assert pipeline.status(settings).runs[0].status == "interrupted"
     report = pipeline.ingest_files([path], settings, workers=2)
-    assert (report.new, report.unchanged, report.updated, report.deleted) == (28, 20, 1, 1)
+    assert (report.new, report.unchanged, report.updated, report.deleted) == (33, 15, 1, 1)
     assert len(stored_pmids(settings)) == 47
     with pipeline.open_store(settings) as store:
         counts = store.counts()
