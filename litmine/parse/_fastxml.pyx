@@ -932,6 +932,7 @@ cdef extern from "string.h":
     void* memchr(const void* s, int c, size_t n)
     int memcmp(const void* a, const void* b, size_t n)
     void* memcpy(void* dest, const void* src, size_t n)
+    void* memset(void* s, int c, size_t n)
 
 cdef const char* _CITES = b'<CommentsCorrections RefType="Cites">'
 
@@ -1132,22 +1133,83 @@ cdef const char* _element_end(const char* span, const char* span_end) noexcept:
     return NULL
 
 
+# Elements whose content is only elements (PubMed DTD): the whitespace
+# between their children is layout, never words. Text elements (titles,
+# abstract sections, names, keywords...) are not here and keep every byte.
+cdef tuple _CONTAINERS = (
+    b"PubmedArticle", b"MedlineCitation", b"Article", b"Journal", b"JournalIssue",
+    b"PubDate", b"ArticleDate", b"DateCompleted", b"DateRevised", b"DateCreated",
+    b"Pagination", b"Abstract", b"OtherAbstract", b"AuthorList", b"Author",
+    b"AffiliationInfo", b"PublicationTypeList", b"MedlineJournalInfo", b"ChemicalList",
+    b"Chemical", b"SupplMeshList", b"MeshHeadingList", b"MeshHeading", b"KeywordList",
+    b"CommentsCorrectionsList", b"CommentsCorrections", b"DataBankList", b"DataBank",
+    b"AccessionNumberList", b"PersonalNameSubjectList", b"PersonalNameSubject",
+    b"PubmedData", b"History", b"PubMedPubDate", b"ArticleIdList",
+)
+cdef int _MAX_DEPTH = 256
+
+
+cdef const char* _CONTAINER_NAMES[64]
+cdef Py_ssize_t _CONTAINER_LENGTHS[64]
+cdef int _CONTAINER_COUNT = len(_CONTAINERS)
+for _i, _name in enumerate(_CONTAINERS):  # the tuple keeps the bytes alive
+    _CONTAINER_NAMES[_i] = <const char*>_name
+    _CONTAINER_LENGTHS[_i] = len(_name)
+
+
+cdef bint _is_container(const char* name, Py_ssize_t length) noexcept:
+    cdef int i
+    for i in range(_CONTAINER_COUNT):
+        if _CONTAINER_LENGTHS[i] == length and memcmp(_CONTAINER_NAMES[i], name, length) == 0:
+            return True
+    return False
+
+
+cdef inline bint _cut_here(const char* p, const char* end) noexcept:
+    return (
+        _at(p, end, b"<ReferenceList>", 15)
+        or _at(p, end, b"<ReferenceList/>", 16)
+        or _at(p, end, _CITES, 37)
+        or _at(p, end, b'<GrantList CompleteYN="Y">', 26)
+        or _at(p, end, b'<GrantList CompleteYN="N">', 26)
+        or _at(p, end, b"<GrantList>", 11)
+        or _at(p, end, b"<InvestigatorList>", 18)
+    )
+
+
+cdef inline Py_ssize_t _newlines(const char* p, const char* end) noexcept:
+    cdef Py_ssize_t count = 0
+    cdef const char* q = <const char*>memchr(p, 10, end - p)
+    while q is not NULL:
+        count += 1
+        q = <const char*>memchr(q + 1, 10, end - q - 1)
+    return count
+
+
 def drop_unread(bytes data):
     """The chunk document without the parts the extractor never reads.
 
-    ``ReferenceList`` elements (the article's bibliography, nested lists
-    included), ``CommentsCorrections`` entries of type ``Cites`` (the older
-    form of the same), ``GrantList`` and ``InvestigatorList`` are over a
-    third of a typical record's bytes and nodes, and no field comes from
-    them. Each one removed is replaced by the line breaks it held, so line
-    numbers in messages do not move. Only the exact start tags PubMed writes
-    are cut (``<ReferenceList>``, ``<CommentsCorrections RefType="Cites">``,
-    ``<GrantList CompleteYN="Y">``...). A document holding a
-    comment, a CDATA section or a processing instruction (where such tags
-    could be text) is not cut from there on. An element is cut only when it
-    is certainly well-formed on its own (:func:`_element_end`), so a
-    document is rejected, and at the same line, exactly when it would be
-    without the cut.
+    Two kinds of parts go:
+
+    * ``ReferenceList`` elements (the article's bibliography, nested lists
+      included), ``CommentsCorrections`` entries of type ``Cites`` (the
+      older form of the same), ``GrantList`` and ``InvestigatorList``: over a
+      third of a typical record's bytes and nodes, and no field comes from
+      them. Only the exact start tags PubMed writes are cut
+      (``<ReferenceList>``, ``<CommentsCorrections RefType="Cites">``,
+      ``<GrantList CompleteYN="Y">``...), and only when the element is
+      certainly well-formed on its own (:func:`_element_end`), so a document
+      is rejected, and at the same line, exactly when it would be without
+      the cut.
+    * Whitespace between the children of elements that hold only elements
+      (:data:`_CONTAINERS`: the layout of pretty-printed files); libxml2
+      would make a text node of each run.
+
+    The line breaks removed inside a record are put back after its end tag,
+    so every record starts on its line of the file, and the ends of chunks
+    stay where they were. From a comment, CDATA section or processing
+    instruction on (where a tag could be text), or a tag that does not end,
+    the rest is left as it is.
 
     Args:
         data: A chunk document (see ``pubmed_xml.PubmedChunk``).
@@ -1160,50 +1222,108 @@ def drop_unread(bytes data):
     cdef const char* end = start + n
     cdef const char* p
     cdef const char* q
-    cdef const char* cut_end
-    cdef const char* copied = start
-    cdef bytearray out = None
-    cdef char* w = NULL
-    cdef char* w0 = NULL
-    # Cut only in the content: after the root start tag, up to the first
-    # comment, CDATA section, processing instruction or declaration (inside
-    # which a tag would be text).
+    cdef const char* r
+    cdef const char* name
+    cdef const char* copied
+    cdef bytearray out
+    cdef char* w
+    cdef char* w0
+    cdef Py_ssize_t deferred = 0
+    cdef int depth = 1  # inside the root element
+    cdef bint containers[256]
+    cdef bint blank
+    # Content starts after the root start tag.
     p = <const char*>memmem(start, n, b"<PubmedArticleSet", 17)
     if p is NULL or memmem(start, p - start, b"<!--", 4) is not NULL:
         return data
-    while True:
-        p = <const char*>memchr(p + 1, 60, end - p - 1)
-        if p is NULL or p + 1 >= end or p[1] == 33 or p[1] == 63:  # <! or <?
-            break
-        if (
-            _at(p, end, b"<ReferenceList>", 15)
-            or _at(p, end, _CITES, 37)
-            or _at(p, end, b'<GrantList CompleteYN="Y">', 26)
-            or _at(p, end, b'<GrantList CompleteYN="N">', 26)
-            or _at(p, end, b"<GrantList>", 11)
-            or _at(p, end, b"<InvestigatorList>", 18)
-        ):
-            cut_end = _element_end(p, end)
-        elif _at(p, end, b"<ReferenceList/>", 16):
-            cut_end = p + 16
-        else:
-            continue
-        if cut_end is NULL:
-            continue  # left in, for libxml2 to judge (and report)
-        if out is None:
-            out = bytearray(n)
-            w = w0 = out
-        memcpy(w, copied, p - copied)
-        w += p - copied
-        q = <const char*>memchr(p, 10, cut_end - p)
-        while q is not NULL:  # the element's line breaks stay
-            w[0] = 10
-            w += 1
-            q = <const char*>memchr(q + 1, 10, cut_end - q - 1)
-        copied = cut_end
-        p = cut_end - 1
-    if out is None:
+    p = <const char*>memchr(p, 62, end - p)
+    if p is NULL:
         return data
+    p += 1
+    containers[1] = False  # whitespace between records stays (with the deferred breaks)
+    # (cut elements sit in containers, so nothing at the root level is cut either)
+    out = bytearray(n)
+    w = w0 = out
+    memcpy(w, start, p - start)
+    w += p - start
+    copied = p
+    while p < end:
+        q = <const char*>memchr(p, 60, end - p)
+        if q is NULL:
+            break
+        # text from p to q
+        if q > p and depth >= 2 and containers[depth]:
+            blank = True
+            r = p
+            while r < q:
+                if not (r[0] == 32 or r[0] == 10 or r[0] == 9 or r[0] == 13):
+                    blank = False
+                    break
+                r += 1
+            if blank:
+                memcpy(w, copied, p - copied)
+                w += p - copied
+                deferred += _newlines(p, q)
+                copied = q
+        p = q
+        if p + 1 >= end or p[1] == 33 or p[1] == 63:  # <! or <?: leave the rest
+            break
+        if p[1] == 47:  # end tag
+            r = <const char*>memchr(p, 62, end - p)
+            if r is NULL:
+                break
+            p = r + 1
+            depth -= 1
+            if depth < 1:
+                break
+            if depth == 1 and deferred:  # a record ended: its line breaks go back
+                memcpy(w, copied, p - copied)
+                w += p - copied
+                memset(w, 10, deferred)
+                w += deferred
+                deferred = 0
+                copied = p
+            continue
+        if containers[depth] and _cut_here(p, end):  # only where PubMed puts them
+            r = p + 16 if _at(p, end, b"<ReferenceList/>", 16) else _element_end(p, end)
+            if r is not NULL:
+                memcpy(w, copied, p - copied)
+                w += p - copied
+                deferred += _newlines(p, r)
+                copied = p = r
+                continue
+        # a start tag: its name, then its end (quoted values may hold ">")
+        name = p + 1
+        r = name
+        while r < end and not (r[0] == 32 or r[0] == 10 or r[0] == 9 or r[0] == 13
+                               or r[0] == 47 or r[0] == 62):
+            r += 1
+        q = r
+        while r < end and r[0] != 62:
+            if r[0] == 34 or r[0] == 39:
+                r = <const char*>memchr(r + 1, r[0], end - r - 1)
+                if r is NULL:
+                    break
+            r += 1
+        if r is NULL or r >= end:
+            break
+        p = r + 1
+        if r[-1] == 47:  # <.../>
+            continue
+        depth += 1
+        if depth >= _MAX_DEPTH:
+            break
+        containers[depth] = _is_container(name, q - name)
+    # The rest as it is, after the line breaks still owed: ``copied`` is
+    # always a place between the children of a container (or of the root),
+    # where a line break is only layout.
+    return _finish(w0, w, copied, end, deferred)
+
+
+cdef bytes _finish(char* w0, char* w, const char* copied, const char* end, Py_ssize_t deferred):
+    """Append the uncopied rest (after any line breaks owed) and return the document."""
+    memset(w, 10, deferred)
+    w += deferred
     memcpy(w, copied, end - copied)
     w += end - copied
     return PyBytes_FromStringAndSize(w0, w - w0)

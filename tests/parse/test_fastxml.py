@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -357,3 +359,59 @@ def test_other_forms_are_not_cut() -> None:
         "<ReferenceList lang='en'><Reference>x</Reference></ReferenceList>",
     )
     assert fastxml.drop_unread(doc) == doc
+
+
+def test_layout_whitespace_goes_but_words_stay(shared_data: Path) -> None:
+    """Whitespace between the children of containers goes; in text elements every byte stays."""
+    mixed = (
+        "<ArticleTitle><i>Alpha</i> <b>beta</b>\n<sup>2</sup> gamma</ArticleTitle>"
+        "<Abstract>\n  <AbstractText>\n  <i>x</i> <i>y</i>  </AbstractText>\n</Abstract>"
+    )
+    doc = _document([_citation("801", f"<Article>\n  {mixed}\n  </Article>")])
+    cut = fastxml.drop_unread(doc)
+    assert b"<Article><ArticleTitle>" in cut and b"</Abstract></Article>" in cut
+    assert b"<i>Alpha</i> <b>beta</b>\n<sup>2</sup> gamma" in cut
+    assert b"<AbstractText>\n  <i>x</i> <i>y</i>  </AbstractText>" in cut
+    assert cut.count(b"\n") == doc.count(b"\n")
+
+    def records(data: bytes) -> list[Any]:
+        root = etree.fromstring(data, pubmed_xml._new_parser())
+        return [(e.sourceline, pubmed_xml._pubmed_article(e)) for e in root.iter("PubmedArticle")]
+
+    assert records(cut) == records(doc)
+    assert records(cut)[0][1].title == "Alpha beta 2 gamma"
+
+
+def test_reformatted_real_records_read_the_same(shared_data: Path) -> None:
+    """Real records re-indented at random, with inline markup and stray whitespace."""
+    rnd = random.Random(5)
+    records: list[bytes] = []
+    for path in _pubmed_files(shared_data):
+        data = path.read_bytes()
+        start = data.find(b"<PubmedArticle>")
+        while start >= 0:
+            end = data.find(b"</PubmedArticle>", start)
+            if end < 0:
+                break
+            records.append(data[start : end + len(b"</PubmedArticle>")])
+            start = data.find(b"<PubmedArticle>", end)
+    assert len(records) >= 8
+    for trial in range(40):
+        picked = [rnd.choice(records) for _ in range(6)]
+        # Re-indent: random whitespace (line breaks too) after some tags.
+        body = re.sub(
+            rb">(\s*)<",
+            lambda m: b">" + rnd.choice([b"", b" ", b"\n", b"\n    ", b"\t\n\n "]) + b"<",
+            b"\n".join(picked),
+        )
+        doc = pubmed_xml._declare_mathml_prefix(
+            b"<?xml version='1.0'?>\n<PubmedArticleSet>\n" + body + b"\n</PubmedArticleSet>\n"
+        )
+        cut = fastxml.drop_unread(doc)
+        assert cut.count(b"\n") == doc.count(b"\n")
+        parser = pubmed_xml._new_parser
+        whole = etree.fromstring(doc, parser()).iter("PubmedArticle")
+        lean = etree.fromstring(cut, parser()).iter("PubmedArticle")
+        for a, b in zip(whole, lean, strict=True):
+            assert a.sourceline == b.sourceline, trial
+            assert pubmed_xml._pubmed_article(a) == pubmed_xml._pubmed_article(b), trial
