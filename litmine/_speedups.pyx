@@ -17,7 +17,7 @@ cdef extern from "Python.h":
     bint Py_UNICODE_ISALNUM(Py_UCS4 ch)
     bint Py_UNICODE_ISSPACE(Py_UCS4 ch)
 
-__all__ = ["sentence_spans", "token_estimate"]
+__all__ = ["pack_spans", "sentence_spans", "token_estimate"]
 
 # 1 for a word character, 2 for whitespace, 0 for anything else (punctuation),
 # for every ASCII code, exactly as Python's re classes \w and \s see them.
@@ -150,3 +150,127 @@ def sentence_spans(str text, abbreviations, dotted):
         if s < e:
             out.append((s, e))
     return out
+
+
+cdef Py_ssize_t _estimate(int kind, void* data, Py_ssize_t s, Py_ssize_t e) noexcept:
+    """:func:`token_estimate` of ``text[s:e]``, without the slice."""
+    cdef Py_ssize_t i, run = 0, tokens = 0
+    cdef unsigned char cls
+    for i in range(s, e):
+        cls = _kind_of(PyUnicode_READ(kind, data, i))
+        if cls == 1:
+            run += 1
+            continue
+        if run:
+            tokens += (run + 3) >> 2
+            run = 0
+        if cls == 0:
+            tokens += 1
+    if run:
+        tokens += (run + 3) >> 2
+    return tokens
+
+
+cdef void _hard_split(int kind, void* data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t cost,
+                      Py_ssize_t limit, Py_ssize_t target, list units) except *:
+    cdef Py_ssize_t width = max(1, (end - start) * target // max(cost, 1))
+    cdef Py_ssize_t pos = start, stop, c
+    while pos < end:
+        stop = min(end, pos + width)
+        c = _estimate(kind, data, pos, stop)
+        while c > limit and stop - pos > 1:
+            stop = pos + (stop - pos) // 2
+            c = _estimate(kind, data, pos, stop)
+        units.append((pos, stop, c))
+        pos = stop
+
+
+cdef void _word_units(int kind, void* data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t limit,
+                      Py_ssize_t target, list units) except *:
+    """A sentence over the limit, cut at whitespace into chunks of about ``target``."""
+    cdef Py_ssize_t chunk_start = -1, chunk_end = -1, chunk_cost = 0
+    cdef Py_ssize_t ws, we, wc, i = start
+    while i < end:
+        while i < end and _isspace(PyUnicode_READ(kind, data, i)):
+            i += 1
+        if i >= end:
+            break
+        ws = i
+        while i < end and not _isspace(PyUnicode_READ(kind, data, i)):
+            i += 1
+        we = i
+        wc = _estimate(kind, data, ws, we)
+        if wc > limit:  # a "word" (sequence, URL, formula) over the limit on its own
+            if chunk_start >= 0:
+                units.append((chunk_start, chunk_end, chunk_cost))
+                chunk_start = -1
+            _hard_split(kind, data, ws, we, wc, limit, target, units)
+            continue
+        if chunk_start >= 0 and chunk_cost + wc <= target:
+            chunk_end = we
+            chunk_cost += wc
+            continue
+        if chunk_start >= 0:
+            units.append((chunk_start, chunk_end, chunk_cost))
+        chunk_start, chunk_end, chunk_cost = ws, we, wc
+    if chunk_start >= 0:
+        units.append((chunk_start, chunk_end, chunk_cost))
+
+
+def pack_spans(str text, Py_ssize_t start, Py_ssize_t end, Py_ssize_t limit, Py_ssize_t target,
+               abbreviations, dotted):
+    """``passages._Packer.pack`` with the token estimate and the regex splitter.
+
+    Args:
+        text: The abstract.
+        start: Start of the section to pack.
+        end: Its end.
+        limit: Most word pieces in a passage (``max_tokens``).
+        target: Size sentences are packed up to (at most ``limit``).
+        abbreviations: As for :func:`sentence_spans`.
+        dotted: As for :func:`sentence_spans`.
+
+    Returns:
+        ``(start, end)`` passage spans, in order.
+    """
+    cdef int kind = PyUnicode_KIND(text)
+    cdef void* data = PyUnicode_DATA(text)
+    cdef list units = []
+    cdef list spans
+    cdef Py_ssize_t s, e, c, total = 0, ps, pc, joined
+    cdef tuple unit, last, before
+    while start < end and _isspace(PyUnicode_READ(kind, data, start)):
+        start += 1
+    while end > start and _isspace(PyUnicode_READ(kind, data, end - 1)):
+        end -= 1
+    if start >= end:
+        return []
+    for s, e in sentence_spans(text[start:end], abbreviations, dotted):
+        s += start
+        e += start
+        c = _estimate(kind, data, s, e)
+        if c <= limit:
+            units.append((s, e, c))
+        else:
+            _word_units(kind, data, s, e, limit, target, units)
+    for unit in units:
+        total += <Py_ssize_t>unit[2]
+    if total <= target:
+        return [(start, end)]
+    # greedy packing up to about target, never above the limit
+    spans = []
+    for unit in units:
+        s, e, c = unit
+        if spans:
+            last = spans[-1]
+            ps, pc = last[0], last[2]
+            joined = pc + c
+            if joined <= target or (pc < target // 2 and joined <= limit):
+                spans[-1] = (ps, e, joined)
+                continue
+        spans.append(unit)
+    if len(spans) > 1:
+        before, last = spans[-2], spans[-1]
+        if <Py_ssize_t>last[2] < target // 4 and <Py_ssize_t>before[2] + <Py_ssize_t>last[2] <= limit:
+            spans[-2:] = [(before[0], last[1], <Py_ssize_t>before[2] + <Py_ssize_t>last[2])]
+    return [(unit[0], unit[1]) for unit in spans]

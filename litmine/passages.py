@@ -71,17 +71,19 @@ _MASK63 = (1 << 63) - 1
 
 
 def _load_speedups() -> tuple[
-    Callable[[str], int] | None, Callable[..., list[tuple[int, int]]] | None
+    Callable[[str], int] | None,
+    Callable[..., list[tuple[int, int]]] | None,
+    Callable[..., list[tuple[int, int]]] | None,
 ]:
-    """The compiled token counter and sentence scanner (``litmine/_speedups.pyx``), if built."""
+    """The compiled token counter, sentence scanner and packer (``litmine/_speedups.pyx``)."""
     try:
-        from litmine._speedups import sentence_spans, token_estimate
+        from litmine._speedups import pack_spans, sentence_spans, token_estimate
     except ImportError:
-        return None, None
-    return token_estimate, sentence_spans
+        return None, None, None
+    return token_estimate, sentence_spans, pack_spans
 
 
-_token_estimate, _compiled_sentences = _load_speedups()
+_token_estimate, _compiled_sentences, _compiled_pack = _load_speedups()
 
 
 class PassageConfig(Protocol):
@@ -361,12 +363,24 @@ class _Packer:
         # is sub-additive by construction.
         self.verify = counter is not None
         self.overhead = self.count("") if counter is not None else 0
+        # The default set-up (estimate, regex sentences) has a compiled twin.
+        self.compiled = (
+            _compiled_pack if counter is None and self.splitter is regex_sentences else None
+        )
 
     def cost(self, start: int, end: int) -> int:
         return self.count(self.text[start:end]) - self.overhead
 
     def pack(self, start: int, end: int) -> list[tuple[int, int]]:
         """Passage spans covering the (trimmed) text ``[start, end)``."""
+        if self.compiled is not None:
+            return self.compiled(
+                self.text, start, end, self.max, self.target, _ABBREVIATIONS, _DOTTED_RE
+            )
+        return self.pack_python(start, end)
+
+    def pack_python(self, start: int, end: int) -> list[tuple[int, int]]:
+        """:meth:`pack` without the compiled packer (the reference for it)."""
         start, end = _trim(self.text, start, end)
         if start >= end:
             return []

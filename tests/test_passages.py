@@ -212,6 +212,32 @@ def test_compiled_sentence_scanner_matches_the_regex_splitter(
     ]
 
 
+def test_compiled_packer_matches_the_python_packer(real_articles: list[Article]) -> None:
+    pytest.importorskip(
+        "litmine._speedups", reason="the compiled accelerators are not built (Cython + C compiler)"
+    )
+    rnd = random.Random(13)
+    words = ["a", "bb", "ccc", "x" * 50, "y" * 3000, "Fig.", "e.g.", ".", "!", "\n", "é" * 9, "Z9"]
+    texts = [a.abstract for a in real_articles]
+    for _ in range(200):
+        texts.append(" ".join(rnd.choice(words) for _ in range(rnd.randint(0, 300))))
+    configs = [
+        PassageSettings(splitter="regex"),
+        PassageSettings(splitter="regex", max_tokens=64, target_tokens=40),
+        PassageSettings(splitter="regex", max_tokens=20, target_tokens=16),
+    ]
+    split_long = 0
+    for settings in configs:
+        for text in texts:
+            packer = passages._Packer(text, settings, None)
+            assert packer.compiled is not None
+            for start, end in ((0, len(text)), (len(text) // 3, len(text))):
+                spans = packer.pack(start, end)
+                assert spans == packer.pack_python(start, end), repr(text[:60])
+                split_long += len(spans) > 1
+    assert split_long > 50  # the packing and cutting paths ran, not only the one-passage case
+
+
 def test_ids_stable_and_distinct(real_articles: list[Article]) -> None:
     # A fixed value: changing the id scheme would orphan every stored vector.
     assert passage_id("12345", 0, "Aspirin reduces risk.") == passage_id(
