@@ -280,6 +280,7 @@ RUNNERS: dict[str, Callable[[Path], int]] = {
     "litmine_store": run_litmine_store,
     "litmine_ingest": run_litmine_ingest,
     "litmine_ingest_inprocess": run_litmine_ingest_inprocess,
+    "litmine_ingest_pure_xml": run_litmine_ingest,
     "pubmed_parser": run_pubmed_parser,
     "bio_entrez": run_bio_entrez,
 }
@@ -298,10 +299,18 @@ PRELOAD: dict[str, tuple[str, ...]] = {
     "litmine_store": ("litmine.parse.pubmed_xml", "litmine.store"),
     "litmine_ingest": _INGEST_MODULES,
     "litmine_ingest_inprocess": _INGEST_MODULES,
+    "litmine_ingest_pure_xml": _INGEST_MODULES,
     "pubmed_parser": ("pubmed_parser",),
     "bio_entrez": ("Bio.Entrez",),
 }
 """Modules imported before the baseline RSS is taken, so imports do not count."""
+
+ENVIRONMENT: dict[str, dict[str, str]] = {
+    # litmine_ingest with the compiled XML extractor switched off (the passage
+    # splitting stays compiled): what a machine without a C compiler gets, nearly.
+    "litmine_ingest_pure_xml": {"LITMINE_PURE_PYTHON_XML": "1"},
+}
+"""Extra environment variables of a runner's subprocess."""
 
 GOAL_RATIO = 3.0
 """litmine_ingest must reach this multiple of pubmed_parser's wall-clock records/s."""
@@ -342,6 +351,7 @@ def measure(name: str, path: Path, *, repeat: int = 3, trace: bool = False) -> d
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--file", str(path)]
     cmd += ["--repeat", str(repeat)] + (["--tracemalloc"] if trace else [])
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.update(ENVIRONMENT.get(name, {}))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
         return {"name": name, "error": (proc.stderr.strip().splitlines() or ["failed"])[-1]}
