@@ -35,24 +35,11 @@ cdef inline unsigned char _kind_of(Py_UCS4 ch) noexcept:
     return 2 if Py_UNICODE_ISSPACE(ch) else 0
 
 
-def token_estimate(str text):
-    """``passages.estimate_tokens``: what ``re.subn(r"\w{1,4}|[^\w\s]", "", text)`` counts.
-
-    Each run of word characters counts ``ceil(n / 4)`` and every other
-    non-space character one.
-
-    Args:
-        text: Any string.
-
-    Returns:
-        The estimated word-piece count.
-    """
-    cdef int kind = PyUnicode_KIND(text)
-    cdef void* data = PyUnicode_DATA(text)
-    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+cdef Py_ssize_t _estimate(int kind, void* data, Py_ssize_t s, Py_ssize_t e) noexcept:
+    """:func:`token_estimate` of ``text[s:e]``, without the slice."""
     cdef Py_ssize_t i, run = 0, tokens = 0
     cdef unsigned char cls
-    for i in range(n):
+    for i in range(s, e):
         cls = _kind_of(PyUnicode_READ(kind, data, i))
         if cls == 1:
             run += 1
@@ -65,6 +52,21 @@ def token_estimate(str text):
     if run:
         tokens += (run + 3) >> 2
     return tokens
+
+
+def token_estimate(str text):
+    """``passages.estimate_tokens``: what ``re.subn(r"\w{1,4}|[^\w\s]", "", text)`` counts.
+
+    Each run of word characters counts ``ceil(n / 4)`` and every other
+    non-space character one.
+
+    Args:
+        text: Any string.
+
+    Returns:
+        The estimated word-piece count.
+    """
+    return _estimate(PyUnicode_KIND(text), PyUnicode_DATA(text), 0, PyUnicode_GET_LENGTH(text))
 
 
 cdef inline bint _isspace(Py_UCS4 ch) noexcept:
@@ -150,25 +152,6 @@ def sentence_spans(str text, abbreviations, dotted):
         if s < e:
             out.append((s, e))
     return out
-
-
-cdef Py_ssize_t _estimate(int kind, void* data, Py_ssize_t s, Py_ssize_t e) noexcept:
-    """:func:`token_estimate` of ``text[s:e]``, without the slice."""
-    cdef Py_ssize_t i, run = 0, tokens = 0
-    cdef unsigned char cls
-    for i in range(s, e):
-        cls = _kind_of(PyUnicode_READ(kind, data, i))
-        if cls == 1:
-            run += 1
-            continue
-        if run:
-            tokens += (run + 3) >> 2
-            run = 0
-        if cls == 0:
-            tokens += 1
-    if run:
-        tokens += (run + 3) >> 2
-    return tokens
 
 
 cdef void _hard_split(int kind, void* data, Py_ssize_t start, Py_ssize_t end, Py_ssize_t cost,
