@@ -277,7 +277,8 @@ def _file_records(
 
 # XML per chunk sent to a worker: large enough to amortise the per-chunk costs
 # (pickling, a parser, a pipe round trip), small enough to keep workers busy.
-_CHUNK_BYTES = 1 << 20
+# 2 MB ingested 20,000 records 5-15% faster than 1 MB in paired runs.
+_CHUNK_BYTES = 2 << 20
 # XML parsed in this process before workers are started: a worker costs about
 # 0.2 s of start-up, the time to parse this much, so small files never wait.
 _PARALLEL_MIN_BYTES = 4 << 20
@@ -460,7 +461,7 @@ class _ChunkPool:
 
     Chunk ``i`` goes to worker ``i % workers`` and each worker answers in the
     order it was fed, so reading the workers round-robin gives the results in
-    file order. At most :attr:`in_flight` chunks (about 1 MB of XML each) are
+    file order. At most :attr:`in_flight` chunks (about 2 MB of XML each) are
     read ahead, so memory stays bounded whatever the file size; eight per
     worker keep the workers busy through a commit (about 0.1 s for 2,000
     articles). The first
