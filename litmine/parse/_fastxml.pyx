@@ -31,7 +31,11 @@ from lxml import etree
 from litmine.parse.dates import month_number, parse_free_date, safe_date
 from litmine.parse.text import (
     _FUNCTION_NAMES,
+    _LE_GE,
     _OVER_ACCENTS,
+    _SCRIPTED,
+    _SILENT,
+    _TOKENS,
     _UNDER_ACCENTS,
     MATHML_NS,
     ascii_printable,
@@ -132,10 +136,12 @@ class Unsupported(Exception):
 
 
 cdef bytes _MATHML_HREF = MATHML_NS.encode()
-cdef object _ORCID_RE = None  # set from pubmed_xml at import (one definition)
+# Set from pubmed_xml at import (see _init), which imports this module: one
+# definition each, shared with the Python reader.
+cdef object _ORCID_RE = None
+cdef object _SKIPPED_REF_TYPES = None
+cdef object _int = None  # pubmed_xml._int: stripped decimal text -> int, else None
 cdef object _PUBMED_XML = ArticleSource.PUBMED_XML
-cdef dict _LE_GE = {"<": "\u2264", ">": "\u2265"}
-cdef object _SKIPPED_REF_TYPES = frozenset({"Cites"})
 cdef object _unescape = html.unescape
 
 
@@ -274,13 +280,6 @@ cdef object _plain(lmNode* el):
     return text.strip() or None
 
 
-cdef object _int(object text):
-    if text is None:
-        return None
-    text = text.strip()
-    return int(text) if text.isdecimal() else None
-
-
 # ---------------------------------------------------------------------------
 # Inline markup (text.element_text / _append_text); MathML goes to text.mathml_text
 # ---------------------------------------------------------------------------
@@ -335,11 +334,6 @@ cdef void _append_text(lmNode* el, list out) except *:
 # MathML (text.mathml_text and the functions under it, same rules)
 # ---------------------------------------------------------------------------
 
-cdef frozenset _TOKENS = frozenset({"mi", "mn", "mo", "ms"})
-cdef frozenset _SCRIPTED = frozenset({"msub", "msup", "msubsup"})
-cdef frozenset _SILENT = frozenset(
-    {"none", "mprescripts", "mphantom", "annotation", "annotation-xml", "malignmark"}
-)
 cdef frozenset _FUNCTIONS = frozenset(_FUNCTION_NAMES)
 cdef dict _OVER = dict(_OVER_ACCENTS)
 cdef dict _UNDER = dict(_UNDER_ACCENTS)
@@ -910,10 +904,12 @@ def _self_check():
 
 
 def _init():
-    global _ORCID_RE
+    global _ORCID_RE, _SKIPPED_REF_TYPES, _int
     from litmine.parse import pubmed_xml
 
     _ORCID_RE = pubmed_xml._ORCID_RE
+    _SKIPPED_REF_TYPES = pubmed_xml._SKIPPED_REF_TYPES
+    _int = pubmed_xml._int
     try:
         return bool(_self_check())
     except Exception:
@@ -1081,9 +1077,11 @@ cdef const char* _element_end(const char* span, const char* span_end) noexcept:
                     q += 1
                     break
                 if q[0] == 47:  # />
-                    if q + 1 >= end or q[1] != 62 or depth == 0:
+                    if q + 1 >= end or q[1] != 62:
                         return NULL
                     q += 2
+                    if depth == 0:  # the element is this empty tag
+                        return <const char*>q
                     break
                 if not _blank(q[0]):
                     return NULL
@@ -1146,7 +1144,8 @@ cdef tuple _CONTAINERS = (
     b"AccessionNumberList", b"PersonalNameSubjectList", b"PersonalNameSubject",
     b"PubmedData", b"History", b"PubMedPubDate", b"ArticleIdList",
 )
-cdef int _MAX_DEPTH = 256
+cdef enum:
+    _MAX_DEPTH = 256
 
 
 cdef const char* _CONTAINER_NAMES[64]
@@ -1175,6 +1174,12 @@ cdef inline bint _cut_here(const char* p, const char* end) noexcept:
         or _at(p, end, b"<GrantList>", 11)
         or _at(p, end, b"<InvestigatorList>", 18)
     )
+
+
+cdef inline char* _copy(char* w, const char* start, const char* stop) noexcept:
+    """Copy ``[start, stop)`` to ``w``; the position after it."""
+    memcpy(w, start, stop - start)
+    return w + (stop - start)
 
 
 cdef inline Py_ssize_t _newlines(const char* p, const char* end) noexcept:
@@ -1230,8 +1235,7 @@ def drop_unread(bytes data):
     cdef char* w0
     cdef Py_ssize_t deferred = 0
     cdef int depth = 1  # inside the root element
-    cdef bint containers[256]
-    cdef bint blank
+    cdef bint containers[_MAX_DEPTH]
     # Content starts after the root start tag.
     p = <const char*>memmem(start, n, b"<PubmedArticleSet", 17)
     if p is NULL or memmem(start, p - start, b"<!--", 4) is not NULL:
@@ -1244,8 +1248,7 @@ def drop_unread(bytes data):
     # (cut elements sit in containers, so nothing at the root level is cut either)
     out = bytearray(n)
     w = w0 = out
-    memcpy(w, start, p - start)
-    w += p - start
+    w = _copy(w, start, p)
     copied = p
     while p < end:
         q = <const char*>memchr(p, 60, end - p)
@@ -1253,16 +1256,11 @@ def drop_unread(bytes data):
             break
         # text from p to q
         if q > p and depth >= 2 and containers[depth]:
-            blank = True
             r = p
-            while r < q:
-                if not (r[0] == 32 or r[0] == 10 or r[0] == 9 or r[0] == 13):
-                    blank = False
-                    break
+            while r < q and _blank(<unsigned char>r[0]):
                 r += 1
-            if blank:
-                memcpy(w, copied, p - copied)
-                w += p - copied
+            if r == q:  # only layout
+                w = _copy(w, copied, p)
                 deferred += _newlines(p, q)
                 copied = q
         p = q
@@ -1277,26 +1275,23 @@ def drop_unread(bytes data):
             if depth < 1:
                 break
             if depth == 1 and deferred:  # a record ended: its line breaks go back
-                memcpy(w, copied, p - copied)
-                w += p - copied
+                w = _copy(w, copied, p)
                 memset(w, 10, deferred)
                 w += deferred
                 deferred = 0
                 copied = p
             continue
         if containers[depth] and _cut_here(p, end):  # only where PubMed puts them
-            r = p + 16 if _at(p, end, b"<ReferenceList/>", 16) else _element_end(p, end)
+            r = _element_end(p, end)
             if r is not NULL:
-                memcpy(w, copied, p - copied)
-                w += p - copied
+                w = _copy(w, copied, p)
                 deferred += _newlines(p, r)
                 copied = p = r
                 continue
         # a start tag: its name, then its end (quoted values may hold ">")
         name = p + 1
         r = name
-        while r < end and not (r[0] == 32 or r[0] == 10 or r[0] == 9 or r[0] == 13
-                               or r[0] == 47 or r[0] == 62):
+        while r < end and not (_blank(<unsigned char>r[0]) or r[0] == 47 or r[0] == 62):
             r += 1
         q = r
         while r < end and r[0] != 62:
@@ -1317,13 +1312,6 @@ def drop_unread(bytes data):
     # The rest as it is, after the line breaks still owed: ``copied`` is
     # always a place between the children of a container (or of the root),
     # where a line break is only layout.
-    return _finish(w0, w, copied, end, deferred)
-
-
-cdef bytes _finish(char* w0, char* w, const char* copied, const char* end, Py_ssize_t deferred):
-    """Append the uncopied rest (after any line breaks owed) and return the document."""
     memset(w, 10, deferred)
-    w += deferred
-    memcpy(w, copied, end - copied)
-    w += end - copied
+    w = _copy(w + deferred, copied, end)
     return PyBytes_FromStringAndSize(w0, w - w0)

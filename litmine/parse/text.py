@@ -263,6 +263,10 @@ def _math_wrap(part: str) -> str:
 _MATHML_PREFIX_LEN = len(MATHML_NS) + 2
 _TOKENS = frozenset({"mi", "mn", "mo", "ms"})
 _SCRIPTED = frozenset({"msub", "msup", "msubsup"})
+# Elements that render as nothing (their content is layout or annotation).
+_SILENT = frozenset(
+    {"none", "mprescripts", "mphantom", "annotation", "annotation-xml", "malignmark"}
+)
 _FUNCTION_NAMES = frozenset(
     {
         "sin",
@@ -314,7 +318,7 @@ def _math_render(el: etree._Element) -> str:
         return lead + collapsed + trail
     if name == "mspace":
         return " "
-    if name in ("none", "mprescripts", "mphantom", "annotation", "annotation-xml", "malignmark"):
+    if name in _SILENT:
         return ""
     if name == "mglyph":
         return el.get("alt") or ""
