@@ -9,7 +9,6 @@ whenever this module is not built.
 import re
 
 cdef extern from "Python.h":
-    bint PyUnicode_IS_ASCII(object o)
     int PyUnicode_KIND(object o)
     void* PyUnicode_DATA(object o)
     Py_ssize_t PyUnicode_GET_LENGTH(object o)
@@ -71,6 +70,16 @@ def token_estimate(str text):
 
 cdef inline bint _isspace(Py_UCS4 ch) noexcept:
     return _CLASS[ch] == 2 if ch < 128 else Py_UNICODE_ISSPACE(ch)
+
+
+cdef inline (Py_ssize_t, Py_ssize_t) _trim(int kind, void* data, Py_ssize_t s,
+                                          Py_ssize_t e) noexcept:
+    """``passages._trim``: ``[s, e)`` without whitespace at either end."""
+    while s < e and _isspace(PyUnicode_READ(kind, data, s)):
+        s += 1
+    while e > s and _isspace(PyUnicode_READ(kind, data, e - 1)):
+        e -= 1
+    return s, e
 
 
 cdef inline bint _starts_sentence(Py_UCS4 ch) noexcept:
@@ -142,13 +151,7 @@ def sentence_spans(str text, abbreviations, dotted):
         p += 1
     spans.append((start, n))
     for s, e in spans:
-        if s < e and (
-            _isspace(PyUnicode_READ(kind, data, s)) or _isspace(PyUnicode_READ(kind, data, e - 1))
-        ):
-            while s < e and _isspace(PyUnicode_READ(kind, data, s)):
-                s += 1
-            while e > s and _isspace(PyUnicode_READ(kind, data, e - 1)):
-                e -= 1
+        s, e = _trim(kind, data, s, e)
         if s < e:
             out.append((s, e))
     return out
@@ -222,10 +225,7 @@ def pack_spans(str text, Py_ssize_t start, Py_ssize_t end, Py_ssize_t limit, Py_
     cdef list spans
     cdef Py_ssize_t s, e, c, total = 0, ps, pc, joined
     cdef tuple unit, last, before
-    while start < end and _isspace(PyUnicode_READ(kind, data, start)):
-        start += 1
-    while end > start and _isspace(PyUnicode_READ(kind, data, end - 1)):
-        end -= 1
+    start, end = _trim(kind, data, start, end)
     if start >= end:
         return []
     for s, e in sentence_spans(text[start:end], abbreviations, dotted):
