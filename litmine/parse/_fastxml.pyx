@@ -117,7 +117,7 @@ cdef extern from *:
         void *_doc
         lmNode *_c_node
 
-__all__ = ["AVAILABLE", "Unsupported", "drop_unread", "pubmed_article"]
+__all__ = ["AVAILABLE", "Unsupported", "abi_problem", "drop_unread", "pubmed_article"]
 
 # xmlElementType values
 cdef enum:
@@ -903,17 +903,55 @@ def _self_check():
     return True
 
 
+# The libxml2 releases (major, minor; inclusive) whose xmlNode/xmlAttr/xmlNs
+# layouts the structs above were checked against, and the lxml major versions
+# whose element layout (lxml.etree.h) they match. Another version may lay its
+# structs out differently in ways the small self-check cannot see, so it
+# switches the accelerator off until it has been checked (the equivalence
+# tests in tests/parse/test_fastxml.py) and added here.
+TESTED_LIBXML2 = ((2, 10), (2, 14))
+TESTED_LXML = (5, 6)
+
+
+def abi_problem():
+    """Why the running lxml/libxml2 are not the ones this module reads, or None."""
+    lxml_version = tuple(etree.LXML_VERSION)
+    running = tuple(etree.LIBXML_VERSION)
+    compiled = tuple(etree.LIBXML_COMPILED_VERSION)
+    if running[:2] != compiled[:2]:
+        return (
+            f"lxml was compiled against libxml2 {'.'.join(map(str, compiled))} but runs "
+            f"{'.'.join(map(str, running))}"
+        )
+    if not TESTED_LIBXML2[0] <= running[:2] <= TESTED_LIBXML2[1]:
+        low, high = ('.'.join(map(str, v)) for v in TESTED_LIBXML2)
+        return f"libxml2 {'.'.join(map(str, running))} is outside the checked {low}-{high}"
+    if lxml_version[0] not in TESTED_LXML:
+        return f"lxml {'.'.join(map(str, lxml_version))} is not a checked major version"
+    return None
+
+
 def _init():
     global _ORCID_RE, _SKIPPED_REF_TYPES, _int
+    import logging
+
     from litmine.parse import pubmed_xml
 
     _ORCID_RE = pubmed_xml._ORCID_RE
     _SKIPPED_REF_TYPES = pubmed_xml._SKIPPED_REF_TYPES
     _int = pubmed_xml._int
-    try:
-        return bool(_self_check())
-    except Exception:
-        return False
+    problem = abi_problem()
+    if problem is None:
+        try:
+            if _self_check():
+                return True
+            problem = "libxml2's node structs do not read as expected"
+        except Exception as exc:
+            problem = f"the struct check failed ({exc})"
+    logging.getLogger("litmine.parse").warning(
+        "litmine: compiled PubMed XML extractor off (%s); using the Python reader", problem
+    )
+    return False
 
 
 AVAILABLE = _init()

@@ -771,9 +771,61 @@ def _new_parser() -> etree.XMLParser:
     return etree.XMLParser(**_SAFE_PARSING, collect_ids=False)
 
 
-def _record_events(source: Any) -> Any:
-    """``iterparse`` end events of the top-level records, with the safe parser options."""
-    return etree.iterparse(source, events=("end",), tag=_RECORD_TAGS, **_SAFE_PARSING)
+class _RecordReader:
+    """Top-level records (``end`` events), read until the end or the first XML error.
+
+    Every record whose end tag comes before the first fatal error is yielded,
+    and no other, then the :class:`lxml.etree.XMLSyntaxError` is raised,
+    whatever libxml2 does after the error. Two behaviours of libxml2 2.14
+    (lxml 6.x) made this depend on the version before:
+
+    - ``iterparse`` raises as soon as ``feed`` reports an error and drops the
+      events of the block read with it, and 2.14 reports errors earlier in a
+      block than 2.13 did, so complete records before a break were lost.
+      The pull parser here hands those events on first. libxml2 stops calling
+      back at a fatal error inside a block (no recovery mode), so nothing
+      comes from past it; a record starting after the error's line is
+      dropped all the same.
+    - At the end of a truncated document, closing the parser ends every open
+      element, so the record that breaks off came out whole. Every end tag
+      that was fed has already been reported by then, so events that only
+      appear when closing fails are never records.
+
+    Args:
+        source: A binary stream (``read(size)``).
+
+    Attributes:
+        root: The root element, once the document ended without error.
+    """
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+        self.root: Any = None
+
+    def __iter__(self) -> Iterator[Any]:
+        parser: Any = etree.XMLPullParser(events=("end",), tag=_RECORD_TAGS, **_SAFE_PARSING)
+        while True:
+            data = self._source.read(_PULL_BLOCK)
+            try:
+                if data:
+                    parser.feed(data)
+                else:
+                    self.root = parser.close()
+            except etree.XMLSyntaxError as err:
+                line = _error_line(err)
+                if data:  # broken inside the block: what ended before the error
+                    for _event, elem in parser.read_events():
+                        if line is None or (elem.sourceline or 0) <= line:
+                            yield elem
+                raise
+            for _event, elem in parser.read_events():
+                yield elem
+            if not data:
+                return
+
+
+# Bytes fed to the pull parser at a time (lxml's iterparse reads 32 KiB).
+_PULL_BLOCK = 1 << 16
 
 
 def _load_compiled() -> Any:
@@ -851,9 +903,8 @@ def _parse_chunk_until_error(chunk: PubmedChunk) -> ChunkResult:
     """Records of a broken chunk up to the break, then the :class:`ChunkFailure`."""
     items: list[Any] = []
     count = 0
-    context = _record_events(io.BytesIO(chunk.data))
     try:
-        for _event, elem in context:
+        for elem in _RecordReader(io.BytesIO(chunk.data)):
             items.extend(_record(elem, elem.sourceline))
             count += 1
             elem.clear(keep_tail=False)
@@ -1011,10 +1062,10 @@ def map_pubmed_xml(
 
 def _iterate(stream: PrefixedStream, name: str) -> Iterator[Article | Deletion | RecordError]:
     """One streaming pass over a document that is not cut into chunks."""
-    context = _record_events(stream)
+    reader = _RecordReader(stream)
     count = 0
     try:
-        for _event, elem in context:
+        for elem in reader:
             for item in _record(elem, elem.sourceline):
                 if isinstance(item, BadRecord):
                     yield RecordError(item.pmid, f"{name} line {item.line}: {item.detail}")
@@ -1033,7 +1084,7 @@ def _iterate(stream: PrefixedStream, name: str) -> Iterator[Article | Deletion |
         raise _gzip_error(name, exc, count) from exc
     if count:
         return
-    root = context.root  # None after a namespace-only error
+    root = reader.root
     root_tag = root.tag if root is not None and isinstance(root.tag, str) else ""
     if root is not None and root_tag not in _SET_TAGS:
         detail = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import re
 from collections.abc import Iterator
@@ -24,6 +25,10 @@ fastxml = pytest.importorskip(
 MATHML = "http://www.w3.org/1998/Math/MathML"
 
 
+@pytest.mark.skipif(
+    os.environ.get("LITMINE_PURE_PYTHON_XML", "") not in ("", "0"),
+    reason="LITMINE_PURE_PYTHON_XML switches the compiled extractor off",
+)
 def test_compiled_extractor_matches_this_lxml_and_is_used() -> None:
     assert fastxml.AVAILABLE, "struct layout check failed against the installed lxml/libxml2"
     assert pubmed_xml._COMPILED is fastxml
@@ -415,3 +420,26 @@ def test_reformatted_real_records_read_the_same(shared_data: Path) -> None:
         for a, b in zip(whole, lean, strict=True):
             assert a.sourceline == b.sourceline, trial
             assert pubmed_xml._pubmed_article(a) == pubmed_xml._pubmed_article(b), trial
+
+
+def test_an_unchecked_libxml2_or_lxml_switches_it_off_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert fastxml.abi_problem() is None  # the versions installed now are checked ones
+    for attribute, value, says in (
+        ("LIBXML_VERSION", (2, 99, 0), "libxml2 2.99.0 is outside the checked"),
+        ("LIBXML_COMPILED_VERSION", (2, 9, 1), "compiled against libxml2 2.9.1"),
+        ("LXML_VERSION", (99, 0, 0, 0), "lxml 99.0.0.0 is not a checked major"),
+    ):
+        with monkeypatch.context() as patch:
+            patch.setattr(fastxml.etree, attribute, value)
+            if attribute == "LIBXML_VERSION":
+                patch.setattr(fastxml.etree, "LIBXML_COMPILED_VERSION", value)
+            caplog.clear()
+            assert says in (fastxml.abi_problem() or "")
+            assert fastxml._init() is False
+            (record,) = caplog.records
+            assert (
+                "\n" not in record.getMessage() and "using the Python reader" in record.getMessage()
+            )
+    assert fastxml._init() is True
