@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -597,15 +598,29 @@ def test_chunks_give_what_one_pass_gives(
         assert _outcome(big_document, chunk_bytes=chunk_bytes) == expected, chunk_bytes
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "pure-python"])
 def test_chunked_errors_name_the_files_line(
-    big_document: bytes, monkeypatch: pytest.MonkeyPatch
+    big_document: bytes, monkeypatch: pytest.MonkeyPatch, compiled: bool
 ) -> None:
     # Cut anywhere (inside a record, a tag, the comment...) or add a broken
-    # tag: the good records before, then one error naming the same line.
+    # tag: the good records before, then one error naming the same line. The
+    # compiled extractor and its byte cuts (when built) give what the Python
+    # reader gives, and no record with the break inside it comes out.
+    if not compiled:
+        monkeypatch.setattr(pubmed_xml, "_COMPILED", None)
+    # Where each real record's end tag ends (not the ones in the comment and
+    # CDATA section), and where the bad record's does.
+    hidden = {big_document.index(b"-- </PubmedArticle>") + 3, big_document.index(b"[ </Pub") + 2}
+    record_ends = [
+        m.end() for m in re.finditer(b"</PubmedArticle>", big_document) if m.start() not in hidden
+    ]
+    bad_end = big_document.index(b"</PubmedArticle>", big_document.index(b">12x4<")) + 16
     for at in range(300, len(big_document), len(big_document) // 23):
         for broken in (big_document[:at], big_document[:at] + b"<<" + big_document[at:]):
             expected = _one_pass(monkeypatch, broken)
             assert isinstance(expected[-1], str) and "line" in expected[-1]
+            ended = sum(end <= at for end in record_ends)
+            assert sum(isinstance(r, Article) for r in expected) == ended - (bad_end <= at)
             for chunk_bytes in (1, 20_000):
                 assert _outcome(broken, chunk_bytes=chunk_bytes) == expected, (at, chunk_bytes)
 
