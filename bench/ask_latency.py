@@ -40,13 +40,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common_answers import SHARED, collection, onnx_available, pubmedqa, tiny_t5
 
-from litmine.answer import Answerer
+from litmine.answer.answer import Answerer
+from litmine.answer.summarize import ExtractiveSummarizer, Seq2SeqSummarizer, Summarizer
 from litmine.config import Settings, load_settings
-from litmine.embed import load_embedder
-from litmine.indexing import build_index
 from litmine.passages import split_article
 from litmine.store import Store
-from litmine.summarize import ExtractiveSummarizer, Seq2SeqSummarizer, Summarizer
+from litmine.vectors.build import build_index
+from litmine.vectors.embed import load_embedder
 
 STAGES = ("search", "vectors", "cluster", "summarize")
 

@@ -10,7 +10,7 @@ Speed: the corpus is cut into chunks and every chunk is encoded by the baseline
 and by each backend in turn, so load from other processes on a shared machine
 hits all of them alike. Each runner is warmed up first. The baseline is
 ``SentenceTransformer(model).encode(texts, batch_size=32, normalize_embeddings=True)``
-in the same process; litmine runs through :func:`litmine.embed.load_embedder`.
+in the same process; litmine runs through :func:`litmine.vectors.embed.load_embedder`.
 
 Agreement vs the fp32 baseline: cosine of each passage's vectors (mean, min),
 the overlap of each query's top-10 passages, and nDCG@10 (and its delta).
@@ -186,7 +186,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from sentence_transformers import SentenceTransformer
 
     from litmine.config import EmbedSettings
-    from litmine.embed import load_embedder, resolve_model
+    from litmine.vectors.embed import load_embedder, resolve_model
 
     if args.threads:
         torch.set_num_threads(args.threads)

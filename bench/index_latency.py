@@ -129,7 +129,7 @@ def bench_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     import faiss
 
     from litmine.config import IndexSettings
-    from litmine.index import PassageIndex, choose_factory
+    from litmine.vectors.faiss_index import PassageIndex, choose_factory
 
     t0 = time.perf_counter()
     vectors, queries = make_data(n, args.queries, args.dim, args.topics, args.seed)

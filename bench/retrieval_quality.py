@@ -3,13 +3,13 @@
 Converts the shared SciFact CSVs to BEIR (``bench/scifact_beir.py``) in a
 temporary folder, ingests the corpus into a temporary data dir
 (:func:`litmine.pipeline.ingest_files`), builds the vector index and scores
-each mode with :func:`litmine.evaluate.evaluate_retrieval`. Nothing is written
+each mode with :func:`litmine.search.evaluate.evaluate_retrieval`. Nothing is written
 to the repository except the JSON result.
 
 Besides each mode under the current settings it scores ``ABLATIONS``: the
 hybrid with the earlier choices (RRF, passage-level BM25), so the JSON shows
 what each change bought. ``--adapt-epochs N`` first adapts the embedder to the
-corpus without labels (:func:`litmine.adapt.adapt_from_store`, as
+corpus without labels (:func:`litmine.vectors.adapt.adapt_from_store`, as
 ``litmine index adapt`` does); ``--model DIR`` evaluates an already adapted model.
 
 Usage::
@@ -72,10 +72,10 @@ def pubmedqa_beir(src: Path, out: Path, *, limit: int | None = None) -> dict[str
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Convert, ingest, index and evaluate; return the result record."""
     from litmine.config import load_settings, merge_section
-    from litmine.embed import load_embedder
-    from litmine.evaluate import evaluate_retrieval
-    from litmine.indexing import build_index, load_index
     from litmine.pipeline import ingest_files, open_store
+    from litmine.search.evaluate import evaluate_retrieval
+    from litmine.vectors.build import build_index, load_index
+    from litmine.vectors.embed import load_embedder
 
     result: dict[str, Any] = {"args": vars(args) | {"src": str(args.src), "out": str(args.out)}}
     with tempfile.TemporaryDirectory(prefix="litmine-retrieval-") as tmp:
@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         result["ingest_s"] = round(time.perf_counter() - t0, 2)
         if args.adapt_epochs:
             # Unlabelled corpus adaptation, as `litmine index adapt` runs it.
-            from litmine.adapt import AdaptParams, adapt_from_store
+            from litmine.vectors.adapt import AdaptParams, adapt_from_store
 
             with open_store(settings, read_only=True) as store:
                 adapted = adapt_from_store(

@@ -41,14 +41,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common_answers import onnx_available, pubmedqa, pubmedqa_article, real_articles, tiny_t5
 
-from litmine.answer import Answerer
+from litmine.answer.answer import Answerer
+from litmine.answer.summarize import ExtractiveSummarizer, Seq2SeqSummarizer, Summarizer
 from litmine.config import load_settings
-from litmine.embed import load_embedder
-from litmine.indexing import build_index
 from litmine.passages import regex_sentences, split_article
 from litmine.store import Store
-from litmine.summarize import ExtractiveSummarizer, Seq2SeqSummarizer, Summarizer
 from litmine.types import Answer, Summary
+from litmine.vectors.build import build_index
+from litmine.vectors.embed import load_embedder
 
 
 def _sentences(text: str) -> list[str]:

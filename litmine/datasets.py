@@ -97,9 +97,9 @@ def build_collection(
     Returns:
         The counts, and why entities were skipped.
     """
-    from litmine.embed import load_embedder
-    from litmine.indexing import build_index
     from litmine.pipeline import ingest_files, open_store
+    from litmine.vectors.build import build_index
+    from litmine.vectors.embed import load_embedder
 
     report = ingest_files(paths, settings)
     with open_store(settings) as store:

@@ -6,10 +6,10 @@ import functools
 import os
 
 from litmine.config import Settings
-from litmine.embed import Embedder, load_embedder
 from litmine.passages import split_article
 from litmine.store import Store
 from litmine.types import Article, MeshHeading, PubDate
+from litmine.vectors.embed import Embedder, load_embedder
 
 
 @functools.cache

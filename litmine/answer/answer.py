@@ -2,16 +2,16 @@
 
 :class:`Answerer` runs one question through five stages and times each:
 
-1. ``search``: retrieve ``k`` passages with :class:`~litmine.search.Searcher`.
+1. ``search``: retrieve ``k`` passages with :class:`~litmine.search.hybrid.Searcher`.
 2. ``vectors``: the hits' passage vectors, read back from the FAISS index
    (``reconstruct`` on its ``IDMap2``), or re-embedded when the index cannot
    give them (IVF indexes, stale entries, BM25 mode without an index), or
    TF-IDF vectors when no embedding model loads at all.
-3. ``cluster``: :func:`~litmine.cluster.cluster_hits` groups the hits; each
+3. ``cluster``: :func:`~litmine.answer.cluster.cluster_hits` groups the hits; each
    group gets a label (entities, MeSH terms or title words), an evidence
    profile, and its retracted articles flagged.
 4. ``summarize``: one summary per cluster from its best non-retracted passages
-   (:mod:`litmine.summarize`: seq2seq when the model loads, else extractive
+   (:mod:`litmine.answer.summarize`: seq2seq when the model loads, else extractive
    with the reason).
 5. ``total``.
 
@@ -33,12 +33,12 @@ from litmine.errors import IndexStateError, InputError, LitmineError
 from litmine.types import Answer, ArticleInfo, Cluster, Entity, Hit, Passage, Summary
 
 if TYPE_CHECKING:
+    from litmine.answer.summarize import Summarizer
     from litmine.config import Settings
-    from litmine.embed import Embedder
-    from litmine.index import PassageIndex
-    from litmine.search import SearchFilters
+    from litmine.search.hybrid import SearchFilters
     from litmine.store import Store
-    from litmine.summarize import Summarizer
+    from litmine.vectors.embed import Embedder
+    from litmine.vectors.faiss_index import PassageIndex
 
 __all__ = ["ENTITY_LABELS", "Answer", "Answerer", "hit_vectors"]
 
@@ -80,7 +80,7 @@ def hit_vectors(
         ``(vectors, source)`` with one L2-normalised row per passage and
         ``source`` one of ``"index"``, ``"index+embed"``, ``"embed"``, ``"tfidf"``.
     """
-    from litmine.indexing import embedding_text
+    from litmine.vectors.build import embedding_text
 
     if not passages:
         return np.zeros((0, 1), dtype=np.float32), "index"
@@ -121,7 +121,7 @@ class Answerer:
         embedder: An already loaded embedder for the index's model (saves
             loading it again); None loads it on first use.
         summarizer: A summariser to use; None calls
-            :func:`~litmine.summarize.load_summarizer` on first use.
+            :func:`~litmine.answer.summarize.load_summarizer` on first use.
     """
 
     def __init__(
@@ -132,7 +132,7 @@ class Answerer:
         embedder: Embedder | None = None,
         summarizer: Summarizer | None = None,
     ) -> None:
-        from litmine.search import Searcher
+        from litmine.search.hybrid import Searcher
 
         self.settings = settings
         self.searcher = Searcher(settings, store=store)
@@ -153,7 +153,7 @@ class Answerer:
     def summarizer(self) -> Summarizer:
         """The summariser, loaded on first use (seq2seq model or extractive fallback)."""
         if self._summarizer is None:
-            from litmine.summarize import load_summarizer
+            from litmine.answer.summarize import load_summarizer
 
             embedder = None
             if self.settings.summarize.sentence_scoring == "embedding":
@@ -207,8 +207,8 @@ class Answerer:
             ModelNotFoundError: ``summarize.method = seq2seq`` and the model
                 cannot be loaded.
         """
-        from litmine.cluster import cluster_hits
-        from litmine.search import validate_question
+        from litmine.answer.cluster import cluster_hits
+        from litmine.search.hybrid import validate_question
 
         cfg = self.settings.ask
         if n_clusters is not None and n_clusters < 1:
@@ -296,7 +296,7 @@ class Answerer:
         articles: dict[str, ArticleInfo],
         entities: dict[int, list[Entity]],
     ) -> list[Cluster]:
-        from litmine.cluster import evidence_profile, label_cluster
+        from litmine.answer.cluster import evidence_profile, label_cluster
 
         groups: dict[int, list[Hit]] = {}
         for hit, lab in zip(hits, labels.tolist(), strict=True):

@@ -1,6 +1,6 @@
 """Group search hits into topics, label the groups, count their kinds of evidence.
 
-Pure functions over arrays and lists: no store, no model. :mod:`litmine.answer`
+Pure functions over arrays and lists: no store, no model. :mod:`litmine.answer.answer`
 feeds them the hits' passage vectors, entities, MeSH terms and publication types.
 
 * :func:`cluster_hits` cuts an average-linkage (cosine) dendrogram of the hit

@@ -35,7 +35,7 @@ from litmine.types import Passage, Summary, SummarySentence
 
 if TYPE_CHECKING:
     from litmine.config import Settings, SummarizeSettings
-    from litmine.embed import Embedder
+    from litmine.vectors.embed import Embedder
 
 __all__ = [
     "ExtractiveSummarizer",

@@ -1,6 +1,6 @@
 """CLI commands for answers (``litmine ask``) and table exports (``litmine export``).
 
-Mounted on the main app by :mod:`litmine.cli`::
+Mounted on the main app by :mod:`litmine.cli.root`::
 
     app.command("ask")(ask_command)
     app.command("export")(export_command)
@@ -16,11 +16,24 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from litmine.cli_common import DataDirOpt, JsonOpt, _dump, _settings, handle_errors, out
+from litmine.cli.common import (
+    DataDirOpt,
+    EntityOpt,
+    JsonOpt,
+    MeshOpt,
+    ModeOpt,
+    PubTypeOpt,
+    SinceOpt,
+    UntilOpt,
+    cli_settings,
+    handle_errors,
+    out,
+    require_database,
+    search_filters,
+    to_json,
+)
 
 if TYPE_CHECKING:
-    from litmine.config import Settings
-    from litmine.search import SearchFilters
     from litmine.types import Answer
 
 __all__ = ["ask_command", "export_command", "parse_clusters"]
@@ -31,24 +44,6 @@ KOpt = Annotated[
 ClustersOpt = Annotated[
     str,
     typer.Option("--clusters", help="Number of clusters, or 'auto' to choose by silhouette."),
-]
-ModeOpt = Annotated[
-    str | None,
-    typer.Option("--mode", "-m", help="bm25, dense or hybrid (default: ask.mode/search.mode)."),
-]
-SinceOpt = Annotated[int | None, typer.Option("--since", help="Published in this year or later.")]
-UntilOpt = Annotated[int | None, typer.Option("--until", help="Published in this year or earlier.")]
-PubTypeOpt = Annotated[
-    list[str] | None,
-    typer.Option("--pub-type", help="Publication type (repeat for any of several)."),
-]
-MeshOpt = Annotated[
-    list[str] | None,
-    typer.Option("--mesh", help="MeSH descriptor name or UI (repeat: all must match)."),
-]
-EntityOpt = Annotated[
-    list[str] | None,
-    typer.Option("--entity", help="Entity mentioned in the article (repeat: all must)."),
 ]
 
 
@@ -69,33 +64,6 @@ def parse_clusters(value: str | None) -> int | None:
     if n < 1:
         raise InputError(f"--clusters must be at least 1, got {n}", "use auto or N >= 1")
     return n
-
-
-def _filters(
-    since: int | None,
-    until: int | None,
-    pub_type: list[str] | None,
-    mesh: list[str] | None,
-    entity: list[str] | None,
-) -> SearchFilters:
-    from litmine.search import SearchFilters
-
-    return SearchFilters(
-        since_year=since,
-        until_year=until,
-        pub_types=tuple(pub_type or ()),
-        mesh=tuple(mesh or ()),
-        entities=tuple(entity or ()),
-    )
-
-
-def _need_db(settings: Settings) -> None:
-    if not settings.db_path.is_file():
-        from litmine.errors import StoreError
-
-        raise StoreError(
-            f"no database at {settings.db_path}", "ingest articles first (`litmine ingest`)"
-        )
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
@@ -175,12 +143,12 @@ def ask_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question: clusters of evidence with labels, study types and cited summaries."""
-    from litmine.answer import Answerer
+    from litmine.answer.answer import Answerer
 
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     n_clusters = parse_clusters(clusters)
-    filters = _filters(since, until, pub_type, mesh, entity)
-    _need_db(settings)
+    filters = search_filters(since, until, pub_type, mesh, entity)
+    require_database(settings)
     with Answerer(settings) as answerer:
         answer = answerer.ask(question, k=k, n_clusters=n_clusters, filters=filters, mode=mode)
     if as_json:
@@ -225,18 +193,18 @@ def export_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Write the cited findings of a question (or entity tables) as a CSV file."""
+    from litmine.answer.export import entity_tables, findings_frame, pairs_path, write_csv
     from litmine.errors import InputError
-    from litmine.export import entity_tables, findings_frame, pairs_path, write_csv
 
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     n_clusters = parse_clusters(clusters)
-    filters = _filters(since, until, pub_type, mesh, entity)
+    filters = search_filters(since, until, pub_type, mesh, entity)
     if not entities and not query:
         raise InputError("--query is required", 'e.g. litmine export --query "..." --out f.csv')
-    _need_db(settings)
+    require_database(settings)
     written: dict[str, Any] = {}
     if entities:
-        from litmine.search import Searcher
+        from litmine.search.hybrid import Searcher
 
         with Searcher(settings) as searcher:
             pmids: list[str] | None = None
@@ -246,7 +214,7 @@ def export_command(
                 hits = searcher.search(query, mode=mode_eff, k=k_eff, filters=filters)
                 pmids = list(dict.fromkeys(h.passage.pmid for h in hits))
             elif not filters.is_empty:
-                from litmine.search import filter_pmids
+                from litmine.search.hybrid import filter_pmids
 
                 allowed = filter_pmids(searcher.store, filters)
                 pmids = sorted(allowed) if allowed is not None else None
@@ -259,7 +227,7 @@ def export_command(
             "pairs": {"path": str(pair_file), "rows": len(pairs)},
         }
     else:
-        from litmine.answer import Answerer
+        from litmine.answer.answer import Answerer
 
         assert query is not None
         with Answerer(settings) as answerer:
@@ -272,7 +240,7 @@ def export_command(
             "summary_reason": answer.summary_reason,
         }
     if as_json:
-        out.print_json(_dump(written))
+        out.print_json(to_json(written))
         return
     for name, info in written.items():
         if isinstance(info, dict):

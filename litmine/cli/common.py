@@ -1,7 +1,9 @@
-"""Pieces shared by every command module: consoles, error translation, flags.
+"""Pieces shared by every command module: consoles, error translation, options.
 
-Kept apart from :mod:`litmine.cli` so that command modules (search, ask, NER,
-web) can import them while ``litmine.cli`` imports those modules to mount them.
+Kept apart from :mod:`litmine.cli.root` so that command modules (search, ask, NER,
+web) can import them while ``litmine.cli.root`` imports those modules to mount them.
+Each option every command shares (data dir, ``--json``, ``--mode``, the search
+filters) and the "no database" check are defined here once.
 """
 
 from __future__ import annotations
@@ -12,13 +14,37 @@ import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 
 from litmine.config import Settings, load_settings
 from litmine.errors import InputError, LitmineError
+
+if TYPE_CHECKING:
+    from litmine.search.hybrid import SearchFilters
+
+__all__ = [
+    "DataDirOpt",
+    "EntityOpt",
+    "JsonOpt",
+    "MeshOpt",
+    "ModeOpt",
+    "ProgressBar",
+    "PubTypeOpt",
+    "SinceOpt",
+    "UntilOpt",
+    "cli_settings",
+    "err",
+    "handle_errors",
+    "out",
+    "parse_date",
+    "progress_bar",
+    "require_database",
+    "search_filters",
+    "to_json",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -49,9 +75,63 @@ DataDirOpt = Annotated[
     typer.Option("--data-dir", help="Data folder (database, indexes); env LITMINE_DATA_DIR."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mode", "-m", help="bm25, dense or hybrid (default: search.mode; ask.mode for ask)."
+    ),
+]
+SinceOpt = Annotated[int | None, typer.Option("--since", help="Published in this year or later.")]
+UntilOpt = Annotated[int | None, typer.Option("--until", help="Published in this year or earlier.")]
+PubTypeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--pub-type", help="Publication type (repeat for any of several)."),
+]
+MeshOpt = Annotated[
+    list[str] | None,
+    typer.Option("--mesh", help="MeSH descriptor name or UI (repeat: all must match)."),
+]
+EntityOpt = Annotated[
+    list[str] | None,
+    typer.Option("--entity", help="Entity mentioned in the article (repeat: all must)."),
+]
 
 
-def _settings(data_dir: Path | None = None, **sections: dict[str, Any]) -> Settings:
+def search_filters(
+    since: int | None,
+    until: int | None,
+    pub_type: list[str] | None,
+    mesh: list[str] | None,
+    entity: list[str] | None,
+) -> SearchFilters:
+    """The :class:`~litmine.search.hybrid.SearchFilters` of the shared filter options."""
+    from litmine.search.hybrid import SearchFilters
+
+    return SearchFilters(
+        since_year=since,
+        until_year=until,
+        pub_types=tuple(pub_type or ()),
+        mesh=tuple(mesh or ()),
+        entities=tuple(entity or ()),
+    )
+
+
+def require_database(settings: Settings) -> None:
+    """Stop with a hint when there is no database to read yet.
+
+    Raises:
+        StoreError: ``settings.db_path`` is not a file.
+    """
+    if not settings.db_path.is_file():
+        from litmine.errors import StoreError
+
+        raise StoreError(
+            f"no database at {settings.db_path}", "ingest articles first (`litmine ingest`)"
+        )
+
+
+def cli_settings(data_dir: Path | None = None, **sections: dict[str, Any]) -> Settings:
+    """Settings with the flags given (``None`` values dropped) over env and config file."""
     overrides: dict[str, Any] = {"data_dir": data_dir}
     for name, values in sections.items():
         clean = {k: v for k, v in values.items() if v is not None}
@@ -60,7 +140,12 @@ def _settings(data_dir: Path | None = None, **sections: dict[str, Any]) -> Setti
     return load_settings(**overrides)
 
 
-def _date(value: str | None, flag: str) -> dt.date | None:
+def parse_date(value: str | None, flag: str) -> dt.date | None:
+    """``YYYY-MM-DD`` of option ``flag`` as a date (``None`` stays ``None``).
+
+    Raises:
+        InputError: Not an ISO date.
+    """
     if value is None:
         return None
     try:
@@ -69,7 +154,7 @@ def _date(value: str | None, flag: str) -> dt.date | None:
         raise InputError(f"{flag} {value!r} is not a date", "use YYYY-MM-DD") from None
 
 
-class _Bar:
+class ProgressBar:
     """Rich progress bar shown only on an interactive terminal."""
 
     def __init__(self, description: str) -> None:
@@ -92,12 +177,14 @@ class _Bar:
         self._task = self._progress.add_task(description, total=None)
 
     def total(self, n: int | None) -> None:
+        """Set the expected count (``None``: unknown)."""
         self._progress.update(self._task, total=n)
 
     def advance(self, n: int) -> None:
+        """Count ``n`` more items done."""
         self._progress.advance(self._task, n)
 
-    def __enter__(self) -> _Bar:
+    def __enter__(self) -> ProgressBar:
         self._progress.start()
         return self
 
@@ -106,15 +193,17 @@ class _Bar:
 
 
 @contextmanager
-def _progress(description: str) -> Iterator[_Bar | None]:
+def progress_bar(description: str) -> Iterator[ProgressBar | None]:
+    """A :class:`ProgressBar` on an interactive terminal, else ``None``."""
     if err.is_terminal:
-        with _Bar(description) as bar:
+        with ProgressBar(description) as bar:
             yield bar
     else:
         yield None
 
 
-def _dump(obj: Any) -> str:
+def to_json(obj: Any) -> str:
+    """``obj`` (dataclasses, dates, paths...) as indented JSON text."""
     from litmine.types import to_jsonable
 
     return json.dumps(to_jsonable(obj), indent=2, ensure_ascii=False)

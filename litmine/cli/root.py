@@ -13,21 +13,21 @@ from typing import Annotated
 
 import typer
 
-from litmine.answer_cli import ask_command, export_command
-from litmine.cli_common import (
+from litmine.cli.answer import ask_command, export_command
+from litmine.cli.common import (
     DataDirOpt,
     JsonOpt,
-    _date,
-    _dump,
-    _progress,
-    _settings,
+    cli_settings,
     err,
     handle_errors,
     out,
+    parse_date,
+    progress_bar,
+    to_json,
 )
+from litmine.cli.search import eval_app, index_app, search_command
 from litmine.errors import InputError, LitmineError
 from litmine.ner.cli import entities_app, ner_app
-from litmine.search_cli import eval_app, index_app, search_command
 from litmine.web.cli import serve_command
 
 app = typer.Typer(
@@ -96,8 +96,8 @@ def ingest(
         raise InputError("--file needs at least one PATH", "e.g. `litmine ingest --file a.xml.gz`")
     if paths and not file:
         raise InputError(f"unexpected argument {paths[0]}", "files are read with --file PATH...")
-    settings = _settings(data_dir, entrez={"batch_size": batch_size, "eutils_url": eutils_url})
-    with _progress("ingesting") as bar:
+    settings = cli_settings(data_dir, entrez={"batch_size": batch_size, "eutils_url": eutils_url})
+    with progress_bar("ingesting") as bar:
         if file:
             report = pipeline.ingest_files(paths or [], settings, progress=bar)
         else:
@@ -105,13 +105,13 @@ def ingest(
             report = pipeline.ingest_query(
                 query,
                 settings,
-                since=_date(since, "--since"),
-                until=_date(until, "--until"),
+                since=parse_date(since, "--since"),
+                until=parse_date(until, "--until"),
                 max_records=max_records,
                 progress=bar,
             )
     if as_json:
-        out.print_json(_dump(report))
+        out.print_json(to_json(report))
         return
     for line in report.errors[:5]:
         err.print(f"skipped: {line}", markup=False, highlight=False, soft_wrap=True)
@@ -128,9 +128,9 @@ def status(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
 
     from litmine import pipeline
 
-    report = pipeline.status(_settings(data_dir))
+    report = pipeline.status(cli_settings(data_dir))
     if as_json:
-        out.print_json(_dump(report))
+        out.print_json(to_json(report))
         return
     c = report.counts
     vectors = "not built" if report.vectors is None else str(report.vectors)
@@ -168,7 +168,7 @@ def schedule_add(
     """Save a query for the nightly incremental flow."""
     from litmine import pipeline
 
-    saved = pipeline.add_saved_query(query, _settings(data_dir), cron=cron)
+    saved = pipeline.add_saved_query(query, cli_settings(data_dir), cron=cron)
     out.print(f"saved query {saved.id}: {saved.query!r} cron {saved.cron}", markup=False)
 
 
@@ -178,9 +178,9 @@ def schedule_list(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None
     """List saved queries with their cron and watermark."""
     from litmine import pipeline
 
-    queries = pipeline.list_saved_queries(_settings(data_dir))
+    queries = pipeline.list_saved_queries(cli_settings(data_dir))
     if as_json:
-        out.print_json(_dump(queries))
+        out.print_json(to_json(queries))
         return
     if not queries:
         out.print('no saved queries; add one with `litmine schedule add "QUERY"`', markup=False)
@@ -199,7 +199,7 @@ def schedule_remove(
     from litmine import pipeline
 
     key: str | int = int(query) if query.isdigit() else query
-    if not pipeline.remove_saved_query(key, _settings(data_dir)):
+    if not pipeline.remove_saved_query(key, cli_settings(data_dir)):
         raise InputError(f"no saved query {query!r}", "see `litmine schedule list`")
     out.print(f"removed {query!r}", markup=False)
 
@@ -215,7 +215,7 @@ def schedule_run(
     """Run saved queries once now through the Prefect nightly flow."""
     from flows.nightly import nightly_ingest
 
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     key: str | int | None = int(query) if query and query.isdigit() else query
     reports = nightly_ingest(query=key, data_dir=str(settings.data_dir))
     for name, line in reports.items():
@@ -228,7 +228,7 @@ def schedule_serve(data_dir: DataDirOpt = None) -> None:
     """Serve the nightly deployments (one per saved query) with their cron schedules."""
     from flows.nightly import serve
 
-    serve(data_dir=str(_settings(data_dir).data_dir))
+    serve(data_dir=str(cli_settings(data_dir).data_dir))
 
 
 app.add_typer(index_app, name="index")

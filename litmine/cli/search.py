@@ -1,6 +1,6 @@
 """CLI commands for the vector index, question search and retrieval evaluation.
 
-Mounted on the main app by :mod:`litmine.cli`::
+Mounted on the main app by :mod:`litmine.cli.root`::
 
     app.add_typer(index_app, name="index")
     app.command("search")(search_command)
@@ -16,22 +16,30 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from litmine.adapt import AdaptParams  # light: torch loads only when training starts
-from litmine.cli_common import (
+from litmine.cli.common import (
     DataDirOpt,
+    EntityOpt,
     JsonOpt,
-    _dump,
-    _progress,
-    _settings,
+    MeshOpt,
+    ModeOpt,
+    PubTypeOpt,
+    SinceOpt,
+    UntilOpt,
+    cli_settings,
     err,
     handle_errors,
     out,
+    progress_bar,
+    require_database,
+    search_filters,
+    to_json,
 )
+from litmine.vectors.adapt import AdaptParams  # light: torch loads only when training starts
 
 if TYPE_CHECKING:
     from litmine.config import Settings
-    from litmine.indexing import IndexReport
     from litmine.types import Hit
+    from litmine.vectors.build import IndexReport
 
 __all__ = ["eval_app", "index_app", "search_command"]
 
@@ -39,10 +47,6 @@ index_app = typer.Typer(help="Build, update and check the passage vector index."
 eval_app = typer.Typer(help="Measure retrieval quality on a labelled test set.")
 _ADAPT = AdaptParams()  # the command's defaults are the library's
 
-ModeOpt = Annotated[
-    str | None,
-    typer.Option("--mode", "-m", help="bm25, dense or hybrid (default: search.mode)."),
-]
 BackendOpt = Annotated[
     str | None,
     typer.Option(
@@ -52,7 +56,7 @@ BackendOpt = Annotated[
 
 
 def _index_settings(data_dir: Path | None, backend: str | None) -> Settings:
-    return _settings(data_dir, embed={"backend": backend})
+    return cli_settings(data_dir, embed={"backend": backend})
 
 
 @index_app.command("build")
@@ -82,7 +86,7 @@ def _run_index_stage(data_dir: Path | None, backend: str | None, *, rebuild: boo
 
 def _print_index_report(report: IndexReport, as_json: bool) -> None:
     if as_json:
-        out.print_json(_dump(report))
+        out.print_json(to_json(report))
     else:
         out.print(report.line(), markup=False, highlight=False)
 
@@ -110,10 +114,10 @@ def index_adapt(
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune the embedding model on this collection's title -> passage pairs (no labels)."""
-    from litmine.adapt import adapt_from_store
     from litmine.pipeline import open_store
+    from litmine.vectors.adapt import adapt_from_store
 
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     params = AdaptParams(
         epochs=epochs,
         batch_size=batch_size,
@@ -121,7 +125,7 @@ def index_adapt(
         max_articles=max_articles,
         seed=seed,
     )
-    with open_store(settings, read_only=True) as store, _progress("adapting") as bar:
+    with open_store(settings, read_only=True) as store, progress_bar("adapting") as bar:
 
         def step(done: int, total: int, loss: float) -> None:
             if bar is not None:
@@ -130,7 +134,7 @@ def index_adapt(
 
         report = adapt_from_store(store, settings, out_dir, params, progress=step)
     if as_json:
-        out.print_json(_dump(report.as_dict()))
+        out.print_json(to_json(report.as_dict()))
         return
     out.print(
         f"adapted {report.base_model} on {report.articles} articles in {report.steps} steps "
@@ -147,14 +151,14 @@ def index_adapt(
 @handle_errors
 def index_verify(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     """Check the index against the store and the settings; exit 1 when it is not ok."""
-    from litmine.indexing import verify_index
     from litmine.pipeline import open_store
+    from litmine.vectors.build import verify_index
 
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     with open_store(settings, read_only=settings.db_path.is_file()) as store:
         report = verify_index(store, settings)
     if as_json:
-        out.print_json(_dump(report))
+        out.print_json(to_json(report))
     else:
         (out if report.ok else err).print(report.line(), markup=False, highlight=False)
     if not report.ok:
@@ -186,24 +190,11 @@ def search_command(
         int | None, typer.Option("--k", "-k", min=1, help="Passages shown (search.k).")
     ] = None,
     mode: ModeOpt = None,
-    since: Annotated[
-        int | None, typer.Option("--since", help="Published in this year or later.")
-    ] = None,
-    until: Annotated[
-        int | None, typer.Option("--until", help="Published in this year or earlier.")
-    ] = None,
-    pub_type: Annotated[
-        list[str] | None,
-        typer.Option("--pub-type", help="Publication type (repeat for any of several)."),
-    ] = None,
-    mesh: Annotated[
-        list[str] | None,
-        typer.Option("--mesh", help="MeSH descriptor name or UI (repeat: all must match)."),
-    ] = None,
-    entity: Annotated[
-        list[str] | None,
-        typer.Option("--entity", help="Entity mentioned in the article (repeat: all must)."),
-    ] = None,
+    since: SinceOpt = None,
+    until: UntilOpt = None,
+    pub_type: PubTypeOpt = None,
+    mesh: MeshOpt = None,
+    entity: EntityOpt = None,
     max_per_article: Annotated[
         int | None,
         typer.Option("--max-per-article", min=1, help="Passages per article (search setting)."),
@@ -212,28 +203,17 @@ def search_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Search the stored abstracts for passages answering a question."""
-    from litmine.search import Searcher, SearchFilters
+    from litmine.search.hybrid import Searcher
 
-    settings = _settings(data_dir)
-    filters = SearchFilters(
-        since_year=since,
-        until_year=until,
-        pub_types=tuple(pub_type or ()),
-        mesh=tuple(mesh or ()),
-        entities=tuple(entity or ()),
-    )
-    if not settings.db_path.is_file():
-        from litmine.errors import StoreError
-
-        raise StoreError(
-            f"no database at {settings.db_path}", "ingest articles first (`litmine ingest`)"
-        )
+    settings = cli_settings(data_dir)
+    filters = search_filters(since, until, pub_type, mesh, entity)
+    require_database(settings)
     with Searcher(settings) as searcher:
         hits = searcher.search(
             question, mode=mode, k=k, filters=filters, max_per_article=max_per_article
         )
     if as_json:
-        out.print_json(_dump([_hit_json(i, h) for i, h in enumerate(hits, start=1)]))
+        out.print_json(to_json([_hit_json(i, h) for i, h in enumerate(hits, start=1)]))
         return
     if not hits:
         out.print("no results", markup=False)
@@ -264,8 +244,8 @@ def eval_retrieval(
     as_json: JsonOpt = False,
 ) -> None:
     """nDCG@10, recall@10/100 and MRR@10 of each retrieval mode on a BEIR test set."""
-    from litmine.evaluate import evaluate_retrieval
-    from litmine.search import MODES, Searcher
+    from litmine.search.evaluate import evaluate_retrieval
+    from litmine.search.hybrid import MODES, Searcher
 
     modes = list(dict.fromkeys(mode or ("bm25", "dense", "hybrid")))
     unknown = [m for m in modes if m not in MODES]
@@ -273,7 +253,7 @@ def eval_retrieval(
         from litmine.errors import InputError
 
         raise InputError(f"unknown mode {unknown[0]!r}", f"use {', '.join(MODES)}")
-    settings = _settings(data_dir)
+    settings = cli_settings(data_dir)
     with Searcher(settings) as searcher:
         index = embedder = None
         if any(m != "bm25" for m in modes):
@@ -288,7 +268,7 @@ def eval_retrieval(
             modes=modes,
         )
     if as_json:
-        out.print_json(_dump(results))
+        out.print_json(to_json(results))
         return
     from rich.table import Table
 

@@ -1,6 +1,6 @@
 """Command-line pieces for NER: ``litmine ner ...`` and ``litmine entities ...``.
 
-Two Typer apps, mounted by :mod:`litmine.cli`::
+Two Typer apps, mounted by :mod:`litmine.cli.root`::
 
     app.add_typer(ner_app, name="ner")
     app.add_typer(entities_app, name="entities")
@@ -19,15 +19,15 @@ from typing import Annotated, Any
 
 import typer
 
-from litmine.cli_common import (
+from litmine.cli.common import (
     DataDirOpt,
     JsonOpt,
-    _dump,
-    _progress,
-    _settings,
+    cli_settings,
     err,
     handle_errors,
     out,
+    progress_bar,
+    to_json,
 )
 from litmine.errors import InputError
 
@@ -221,7 +221,7 @@ def ner_eval(
     from litmine.entities import build_nlp, postprocess_description
     from litmine.ner.eval import evaluate
 
-    settings = _settings(None, ner={"model": model, "postprocess": postprocess}).ner
+    settings = cli_settings(None, ner={"model": model, "postprocess": postprocess}).ner
     nlp = build_nlp(settings)
     scores = evaluate(nlp, corpus, batch_size=settings.batch_size)
     steps = postprocess_description(nlp)
@@ -251,7 +251,7 @@ def _pmids_for(settings_data_dir: Path | None, query: str | None, limit: int) ->
         return None
     from litmine.store import Store
 
-    with Store.open(_settings(settings_data_dir), read_only=True) as store:
+    with Store.open(cli_settings(settings_data_dir), read_only=True) as store:
         hits = store.bm25_articles(query, k=limit)
     if not hits:
         raise InputError(f"no stored article matches {query!r}", "try a broader --query")
@@ -273,8 +273,8 @@ def entities_main(
         return
     from litmine import pipeline
 
-    settings = _settings(data_dir, ner={"model": model})
-    with _progress("extracting entities") as bar:
+    settings = cli_settings(data_dir, ner={"model": model})
+    with progress_bar("extracting entities") as bar:
         n = pipeline.extract_entities(settings, rebuild=rebuild, progress=bar)
     total = pipeline.status(settings, runs=0).counts.entities
     out.print(f"processed {n} articles / entities {total}", markup=False, highlight=False)
@@ -299,10 +299,10 @@ def entities_top(
     if label is not None and label.upper() not in ("CHEMICAL", "DISEASE"):
         raise InputError(f"unknown label {label!r}", "use CHEMICAL or DISEASE")
     pmids = _pmids_for(data_dir, query, query_limit)
-    with Store.open(_settings(data_dir), read_only=True) as store:
+    with Store.open(cli_settings(data_dir), read_only=True) as store:
         rows = top_entities(store, label=label, pmids=pmids, limit=limit)
     if as_json:
-        out.print_json(_dump(rows))
+        out.print_json(to_json(rows))
         return
     if not rows:
         err.print("no entities; run `litmine entities` first", markup=False)
@@ -331,10 +331,10 @@ def entities_pairs(
     from litmine.store import Store
 
     pmids = _pmids_for(data_dir, query, query_limit)
-    with Store.open(_settings(data_dir), read_only=True) as store:
+    with Store.open(cli_settings(data_dir), read_only=True) as store:
         rows = chemical_disease_pairs(store, pmids=pmids, limit=limit)
     if as_json:
-        out.print_json(_dump(rows))
+        out.print_json(to_json(rows))
         return
     header = ["chemical", "chemical_id", "disease", "disease_id", "articles", "pmids"]
     table = [

@@ -138,7 +138,7 @@ def viterbi_bio(scores: Any, tags: Sequence[str]) -> list[int]:
 
 def resolve_base(name: str) -> str:
     """Folder or hub name of the encoder ``name`` (the bundled MiniLM offline)."""
-    from litmine.embed import resolve_model
+    from litmine.vectors.embed import resolve_model
 
     return resolve_model(name)
 

@@ -21,9 +21,9 @@ from litmine.errors import InputError
 
 if TYPE_CHECKING:
     from litmine.config import Settings
-    from litmine.embed import Embedder
-    from litmine.index import PassageIndex
     from litmine.store import Store
+    from litmine.vectors.embed import Embedder
+    from litmine.vectors.faiss_index import PassageIndex
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -129,7 +129,7 @@ def rank_articles(
         PMID -> score, strictly decreasing in rank order (ties are nudged
         apart so any tool sorting by score keeps litmine's order).
     """
-    from litmine.search import search
+    from litmine.search.hybrid import search
 
     hits = search(
         question,

@@ -14,7 +14,7 @@ A search runs in four steps:
    BM25 from the store's FTS5 index (by default whole articles, each passage
    of a hit article scored by its article; ``search.bm25_unit``), dense from
    the FAISS index (restricted to the filtered passages by an id filter).
-3. Hybrid mode fuses the two rankings (:mod:`litmine.fusion`; by default
+3. Hybrid mode fuses the two rankings (:mod:`litmine.search.fusion`; by default
    min-max normalised scores weighted by ``alpha``, or reciprocal rank
    fusion). Tuned on the SciFact training claims (``bench/retrieval_quality.py``).
 4. The page is diversified (at most ``max_per_article`` passages per
@@ -33,9 +33,9 @@ from litmine.types import Hit
 
 if TYPE_CHECKING:
     from litmine.config import Settings
-    from litmine.embed import Embedder
-    from litmine.index import PassageIndex
     from litmine.store import Store
+    from litmine.vectors.embed import Embedder
+    from litmine.vectors.faiss_index import PassageIndex
 
 __all__ = [
     "MODES",
@@ -246,7 +246,7 @@ def search(
 def _fuse(
     runs: dict[str, list[tuple[int, float]]], settings: Settings
 ) -> list[tuple[int, float, dict[str, int]]]:
-    from litmine.fusion import reciprocal_rank_fusion, score_fusion
+    from litmine.search.fusion import reciprocal_rank_fusion, score_fusion
 
     if len(runs) == 1:
         ((name, run),) = runs.items()
@@ -261,7 +261,7 @@ def _fuse(
 def _page(
     fused: Sequence[tuple[int, float, dict[str, int]]], store: Store, k: int, per_article: int
 ) -> list[Hit]:
-    from litmine.fusion import diversify
+    from litmine.search.fusion import diversify
 
     if not fused:
         return []
@@ -315,11 +315,11 @@ class Searcher:
             IndexStateError: No usable index for the configured model.
         """
         if self._embedder is None:
-            from litmine.embed import load_embedder
+            from litmine.vectors.embed import load_embedder
 
             self._embedder = load_embedder(self.settings.embed)
         if self._index is None:
-            from litmine.indexing import load_index
+            from litmine.vectors.build import load_index
 
             self._index = load_index(self.settings, embedder=self._embedder)
         return self._index, self._embedder

@@ -208,7 +208,7 @@ def adapt_model(
     except ImportError as exc:
         raise MissingDependencyError("torch", "pip install torch sentence-transformers") from exc
     from litmine.config import EmbedSettings
-    from litmine.embed import _load_sentence_transformer
+    from litmine.vectors.embed import _load_sentence_transformer
 
     torch.manual_seed(params.seed)
     model = _load_sentence_transformer(

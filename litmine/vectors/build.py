@@ -1,7 +1,7 @@
 """Building, updating and verifying the passage vector index from the store.
 
 The index lives in ``settings.index_dir / settings.index.name`` (see
-:class:`~litmine.index.PassageIndex` for the on-disk format). Its manifest's
+:class:`~litmine.vectors.faiss_index.PassageIndex` for the on-disk format). Its manifest's
 ``store_state`` records ``{"change_seq": N, "passages": M}``: the last entry of
 the store's passage change log the index reflects, and how many vectors it holds.
 
@@ -35,10 +35,10 @@ from litmine.errors import IndexStateError
 
 if TYPE_CHECKING:
     from litmine.config import Settings
-    from litmine.embed import Embedder
-    from litmine.index import PassageIndex
     from litmine.store import Store
     from litmine.types import Passage
+    from litmine.vectors.embed import Embedder
+    from litmine.vectors.faiss_index import PassageIndex
 
 __all__ = [
     "EMBED_BATCH",
@@ -175,7 +175,7 @@ def load_index(settings: Settings, *, embedder: Embedder | None = None) -> Passa
     Raises:
         IndexStateError: No index, or it is corrupt or made by another model.
     """
-    from litmine.index import MANIFEST_NAME, PassageIndex
+    from litmine.vectors.faiss_index import MANIFEST_NAME, PassageIndex
 
     path = index_path(settings)
     if not (path / MANIFEST_NAME).is_file():
@@ -204,7 +204,7 @@ def build_index(
     Returns:
         What was built.
     """
-    from litmine.index import PassageIndex
+    from litmine.vectors.faiss_index import PassageIndex
 
     started = time.perf_counter()
     # Read the log position first: changes made while embedding are re-applied by
@@ -265,7 +265,7 @@ def update_index(
         IndexStateError: The saved index is corrupt or was built with another
             model (run `litmine index build`).
     """
-    from litmine.index import MANIFEST_NAME
+    from litmine.vectors.faiss_index import MANIFEST_NAME
 
     started = time.perf_counter()
     path = index_path(settings)
@@ -330,7 +330,7 @@ def verify_index(store: Store, settings: Settings) -> VerifyReport:
     Returns:
         The findings; ``ok`` is True only when nothing is wrong.
     """
-    from litmine.index import MANIFEST_NAME, PassageIndex
+    from litmine.vectors.faiss_index import MANIFEST_NAME, PassageIndex
 
     path = index_path(settings)
     counts = store.counts()

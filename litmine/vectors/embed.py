@@ -2,7 +2,7 @@
 
 :func:`load_embedder` turns :class:`~litmine.config.EmbedSettings` into an
 :class:`Embedder`. Heavy libraries (torch, sentence-transformers, ONNX Runtime)
-are imported inside functions, so ``import litmine.embed`` stays light.
+are imported inside functions, so ``import litmine.vectors.embed`` stays light.
 
 Backends (``EmbedSettings.backend``):
 

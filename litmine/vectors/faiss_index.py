@@ -13,7 +13,7 @@ last and names the index file, so a reader sees either the old or the new
 index). :meth:`PassageIndex.load` verifies the checksum, the dimension and the
 model and raises :class:`~litmine.errors.IndexStateError` when they disagree.
 
-FAISS is imported lazily inside functions: ``import litmine.index`` is light.
+FAISS is imported lazily inside functions: ``import litmine.vectors.faiss_index`` is light.
 
 Automatic factory choice (:func:`choose_factory`), for ``n`` vectors:
 

@@ -1,9 +1,9 @@
 """The clinicians' web page and JSON API.
 
 :func:`create_app` builds a FastAPI application over one read-only store,
-one :class:`~litmine.search.Searcher` and one :class:`~litmine.answer.Answerer`
+one :class:`~litmine.search.hybrid.Searcher` and one :class:`~litmine.answer.answer.Answerer`
 (models load once, on the first question). The layer is thin: questions go to
-:mod:`litmine.answer` / :mod:`litmine.search`, CSV to :mod:`litmine.export`.
+:mod:`litmine.answer.answer` / :mod:`litmine.search.hybrid`, CSV to :mod:`litmine.answer.export`.
 
 Routes:
 
@@ -40,14 +40,14 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from litmine.errors import InputError, LitmineError
-from litmine.search import SearchFilters
+from litmine.search.hybrid import SearchFilters
 from litmine.web.models import AnswerOut, ArticleOut, ErrorOut, HitOut, SearchOut, pubmed_url
 from litmine.web.render import highlight_segments, year_chart
 
 if TYPE_CHECKING:
-    from litmine.answer import Answerer
+    from litmine.answer.answer import Answerer
     from litmine.config import Settings
-    from litmine.search import Searcher
+    from litmine.search.hybrid import Searcher
     from litmine.types import Answer, Article, Entity, Hit
 
 __all__ = ["MAX_K", "MAX_QUESTION_CHARS", "PUB_TYPES", "WebService", "create_app"]
@@ -130,7 +130,7 @@ class WebService:
         """
         with self._lock:
             if self._answerer is None:
-                from litmine.answer import Answerer
+                from litmine.answer.answer import Answerer
 
                 store = None if self._searcher is None else self._searcher.store
                 self._answerer = Answerer(self.settings, store=store)
@@ -149,7 +149,7 @@ class WebService:
         mode: str | None = None,
         n_clusters: int | None = None,
     ) -> Answer:
-        """Answer a question; see :meth:`litmine.answer.Answerer.ask`."""
+        """Answer a question; see :meth:`litmine.answer.answer.Answerer.ask`."""
         return self._locked(
             lambda: self.answerer().ask(
                 question,
@@ -163,7 +163,7 @@ class WebService:
     def search(
         self, question: str, *, k: int | None, mode: str | None, filters: SearchFilters
     ) -> list[Hit]:
-        """Retrieve passages; see :meth:`litmine.search.Searcher.search`."""
+        """Retrieve passages; see :meth:`litmine.search.hybrid.Searcher.search`."""
         return self._locked(
             lambda: self.searcher().search(question, k=k, mode=mode, filters=filters)
         )
@@ -384,7 +384,7 @@ def create_app(
             bool, Query(description="Prefix a byte-order mark for Microsoft Excel.")
         ] = False,
     ) -> Response:
-        from litmine.export import findings_frame, write_csv
+        from litmine.answer.export import findings_frame, write_csv
 
         answer = service.ask(q, k=k, filters=filters)
         buffer = io.StringIO()

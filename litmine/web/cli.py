@@ -1,6 +1,6 @@
 """``litmine serve``: the clinicians' web page and JSON API under uvicorn.
 
-Mounted on the main app by :mod:`litmine.cli`::
+Mounted on the main app by :mod:`litmine.cli.root`::
 
     from litmine.web.cli import serve_command
     app.command("serve")(serve_command)
@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from litmine.cli_common import DataDirOpt, _settings, err, handle_errors
+from litmine.cli.common import DataDirOpt, cli_settings, err, handle_errors, require_database
 
 __all__ = ["serve_command"]
 
@@ -36,13 +36,8 @@ def serve_command(
 
     from litmine.web.app import create_app
 
-    settings = _settings(data_dir)
-    if not settings.db_path.is_file():
-        from litmine.errors import StoreError
-
-        raise StoreError(
-            f"no database at {settings.db_path}", "ingest articles first (`litmine ingest`)"
-        )
+    settings = cli_settings(data_dir)
+    require_database(settings)
     app = create_app(settings, preload=preload)
     err.print(f"litmine: serving {settings.data_dir} on http://{host}:{port}/", markup=False)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)

@@ -13,16 +13,16 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from litmine.answer import Answerer, hit_vectors
-from litmine.answer_cli import ask_command, export_command, parse_clusters
+from litmine.answer.answer import Answerer, hit_vectors
+from litmine.answer.summarize import ExtractiveSummarizer, load_summarizer
+from litmine.cli.answer import ask_command, export_command, parse_clusters
 from litmine.config import Settings, load_settings
 from litmine.errors import InputError
-from litmine.indexing import build_index, load_index
 from litmine.passages import split_article
-from litmine.search import SearchFilters
+from litmine.search.hybrid import SearchFilters
 from litmine.store import Store
-from litmine.summarize import ExtractiveSummarizer, load_summarizer
 from litmine.types import Entity
+from litmine.vectors.build import build_index, load_index
 from tests.answer_helpers import ARTICLES, ASPIRIN, COFFEE, RETRACTED_PMID, SLEEP, tiny_t5_dir
 from tests.search_helpers import minilm
 

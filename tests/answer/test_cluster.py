@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from litmine.cluster import (
+from litmine.answer.cluster import (
     cluster_hits,
     evidence_category,
     evidence_profile,

@@ -9,9 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from litmine.config import load_settings
-from litmine.errors import InputError
-from litmine.export import (
+from litmine.answer.export import (
     FINDINGS_COLUMNS,
     entity_tables,
     findings_frame,
@@ -19,6 +17,8 @@ from litmine.export import (
     pairs_path,
     write_csv,
 )
+from litmine.config import load_settings
+from litmine.errors import InputError
 from litmine.passages import split_article
 from litmine.store import Store
 from litmine.types import (

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from litmine.config import Settings, load_settings
-from litmine.errors import ModelNotFoundError
-from litmine.passages import split_article
-from litmine.summarize import (
+from litmine.answer.summarize import (
     ExtractiveSummarizer,
     Seq2SeqSummarizer,
     Summarizer,
     load_summarizer,
 )
+from litmine.config import Settings, load_settings
+from litmine.errors import ModelNotFoundError
+from litmine.passages import split_article
 from litmine.types import Article, Passage
 from tests.answer_helpers import tiny_t5_dir
 from tests.conftest import shared_path

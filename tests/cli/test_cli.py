@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from litmine.cli import app
+from litmine.cli.root import app
 from tests.conftest import shared_path
 from tests.entrez_replay import Corpus, EntrezReplay, closed_port_url
 

@@ -11,7 +11,7 @@ def test_help_does_not_import_heavy_libraries() -> None:
     code = (
         "import sys, json\n"
         "from typer.testing import CliRunner\n"
-        "from litmine.cli import app\n"
+        "from litmine.cli.root import app\n"
         "r = CliRunner().invoke(app, ['--help'])\n"
         "heavy = [m for m in ('torch', 'spacy', 'faiss', 'prefect', 'sentence_transformers',"
         " 'transformers', 'scispacy', 'pandas') if m in sys.modules]\n"

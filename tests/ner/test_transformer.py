@@ -195,7 +195,7 @@ def test_empty_and_whitespace_texts(trained_nlp: Language) -> None:
 
 
 def test_cli_trains_a_transformer(corpus: Path, tmp_path: Path) -> None:
-    from litmine.cli import app
+    from litmine.cli.root import app
 
     out = tmp_path / "cli-model"
     result = CliRunner().invoke(

@@ -11,9 +11,9 @@ import pytest
 
 from litmine.config import Settings
 from litmine.errors import InputError
-from litmine.evaluate import evaluate_retrieval, load_qrels, load_queries, rank_articles
-from litmine.indexing import build_index, load_index
+from litmine.search.evaluate import evaluate_retrieval, load_qrels, load_queries, rank_articles
 from litmine.store import Store
+from litmine.vectors.build import build_index, load_index
 from tests.search_helpers import fill, minilm
 
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from litmine.fusion import diversify, group_by_article, reciprocal_rank_fusion, score_fusion
+from litmine.search.fusion import diversify, group_by_article, reciprocal_rank_fusion, score_fusion
 from litmine.types import Hit, Passage
 
 RUNS: dict[str, list[tuple[str, float]]] = {

@@ -10,11 +10,11 @@ import pytest
 
 from litmine.config import Settings, load_settings, merge_section
 from litmine.errors import ConfigError, InputError
-from litmine.index import PassageIndex
-from litmine.indexing import build_index, load_index
-from litmine.search import Searcher, SearchFilters, filter_pmids, search
+from litmine.search.hybrid import Searcher, SearchFilters, filter_pmids, search
 from litmine.store import Store
 from litmine.types import Entity, Hit
+from litmine.vectors.build import build_index, load_index
+from litmine.vectors.faiss_index import PassageIndex
 from tests.search_helpers import RCT, fill, minilm
 
 

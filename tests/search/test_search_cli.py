@@ -7,8 +7,8 @@ import json
 import typer
 from typer.testing import CliRunner
 
+from litmine.cli.search import eval_app, index_app, search_command
 from litmine.config import Settings
-from litmine.search_cli import eval_app, index_app, search_command
 from litmine.store import Store
 from tests.search_helpers import fill
 

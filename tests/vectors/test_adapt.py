@@ -10,7 +10,11 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from litmine.adapt import (
+from litmine.cli.root import app
+from litmine.config import EmbedSettings
+from litmine.errors import InputError
+from litmine.types import Passage
+from litmine.vectors.adapt import (
     CARD_NAME,
     AdaptParams,
     _lr_factor,
@@ -18,11 +22,7 @@ from litmine.adapt import (
     pair_batches,
     title_groups,
 )
-from litmine.cli import app
-from litmine.config import EmbedSettings
-from litmine.embed import load_embedder
-from litmine.errors import InputError
-from litmine.types import Passage
+from litmine.vectors.embed import load_embedder
 
 DRUGS = ["metformin", "warfarin", "lisinopril", "atorvastatin", "salbutamol", "omeprazole"]
 DISEASES = ["type 2 diabetes", "atrial fibrillation", "hypertension", "asthma", "gastritis"]

@@ -13,13 +13,13 @@ import pytest
 
 from litmine import embed as embed_mod
 from litmine.config import EmbedSettings, load_settings
-from litmine.embed import (
+from litmine.errors import ConfigError, MissingDependencyError, ModelNotFoundError
+from litmine.vectors.embed import (
     Embedder,
     SentenceTransformerEmbedder,
     load_embedder,
     resolve_model,
 )
-from litmine.errors import ConfigError, MissingDependencyError, ModelNotFoundError
 
 ASPIRIN = "Aspirin lowers the risk of myocardial infarction in adults."
 PARAPHRASE = "Acetylsalicylic acid reduces heart attack risk in grown-ups."
@@ -64,7 +64,7 @@ def test_every_new_setting_is_documented() -> None:
 
 def test_import_does_not_load_torch() -> None:
     code = (
-        "import sys, litmine.embed; "
+        "import sys, litmine.vectors.embed; "
         "heavy = [m for m in ('torch', 'sentence_transformers', 'transformers', 'onnxruntime') "
         "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
     )

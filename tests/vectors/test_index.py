@@ -11,7 +11,7 @@ import pytest
 
 from litmine.config import IndexSettings, load_settings
 from litmine.errors import IndexStateError
-from litmine.index import MANIFEST_NAME, PassageIndex, choose_factory, ivf_nlist
+from litmine.vectors.faiss_index import MANIFEST_NAME, PassageIndex, choose_factory, ivf_nlist
 
 DIM = 16
 BASE_ID = 7_000_000_000_000_000_000  # passage ids are 63-bit hashes
@@ -285,7 +285,7 @@ def test_save_before_build_is_an_error(tmp_path: Path) -> None:
 
 def test_light_imports() -> None:
     code = (
-        "import sys, litmine.index, litmine.fusion, litmine.embed; "
+        "import sys, litmine.vectors.faiss_index, litmine.search.fusion, litmine.vectors.embed; "
         "heavy = [m for m in ('faiss', 'torch', 'sentence_transformers', 'onnxruntime') "
         "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
     )

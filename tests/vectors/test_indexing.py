@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from litmine.config import Settings, merge_section
-from litmine.indexing import build_index, index_path, load_index, update_index, verify_index
-from litmine.search import search
+from litmine.search.hybrid import search
 from litmine.store import Store
 from litmine.types import Article, PubDate
+from litmine.vectors.build import build_index, index_path, load_index, update_index, verify_index
 from tests.search_helpers import ARTICLES, fill, minilm
 
 

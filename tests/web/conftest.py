@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from litmine.config import Settings, load_settings, merge_section
-from litmine.indexing import build_index
 from litmine.store import Store
 from litmine.types import Article, Entity, PubDate
+from litmine.vectors.build import build_index
 from tests.search_helpers import ARTICLES, RCT, fill, minilm
 
 EVIL_TITLE = "<script>alert(1)</script> Aspirin & bleeding <b>risk</b>"
@@ -36,7 +36,7 @@ class World:
 
 
 def _answerer(settings: Settings, store: Store) -> Any:
-    from litmine.answer import Answerer
+    from litmine.answer.answer import Answerer
 
     return Answerer(settings, store=store, embedder=minilm())  # share the session's model
 

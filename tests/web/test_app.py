@@ -156,7 +156,7 @@ def test_missing_database_is_503_with_the_fix(tmp_path: Path) -> None:
 
 
 def test_missing_index_is_503(world: World, tmp_path: Path) -> None:
-    from litmine.search import Searcher
+    from litmine.search.hybrid import Searcher
 
     settings = world.settings.model_copy(update={"data_dir": tmp_path})
     (tmp_path / "litmine.db").symlink_to(world.settings.db_path)
@@ -185,7 +185,7 @@ def test_crash_shows_no_traceback(world: World, monkeypatch: pytest.MonkeyPatch)
             assert "secret" not in r.text and not TRACEBACK.search(r.text)
 
 
-# ---------------------------------------------------------------- answers (litmine.answer)
+# ---------------------------------------------------------------- answers (litmine.answer.answer)
 
 
 def test_page_renders_an_answer(ask_client: TestClient) -> None:

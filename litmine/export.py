@@ -1,0 +1,12 @@
+"""Old import path of :mod:`litmine.answer.export` (moved there in issue 13).
+
+The old name is an alias of the new module (same object), so attribute lookups
+and monkeypatches reach the code that runs.
+"""
+
+import sys
+
+from litmine.answer.export import *  # noqa: F403
+from litmine.answer.export import __all__ as __all__
+
+sys.modules[__name__] = sys.modules["litmine.answer.export"]

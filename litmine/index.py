@@ -1,0 +1,12 @@
+"""Old import path of :mod:`litmine.vectors.faiss_index` (moved there in issue 13).
+
+The old name is an alias of the new module (same object), so attribute lookups
+and monkeypatches reach the code that runs.
+"""
+
+import sys
+
+from litmine.vectors.faiss_index import *  # noqa: F403
+from litmine.vectors.faiss_index import __all__ as __all__
+
+sys.modules[__name__] = sys.modules["litmine.vectors.faiss_index"]

@@ -1,0 +1,12 @@
+"""Old import path of :mod:`litmine.cli.search` (moved there in issue 13).
+
+The old name is an alias of the new module (same object), so attribute lookups
+and monkeypatches reach the code that runs.
+"""
+
+import sys
+
+from litmine.cli.search import *  # noqa: F403
+from litmine.cli.search import __all__ as __all__
+
+sys.modules[__name__] = sys.modules["litmine.cli.search"]
