@@ -1,0 +1,53 @@
+"""The SQLite store implements the protocol the rest of litmine codes against."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from litmine.store import Store, StoreProtocol
+
+
+def _params(fn: Callable[..., Any]) -> list[tuple[str, object, object]]:
+    return [(p.name, p.kind, p.default) for p in inspect.signature(fn).parameters.values()]
+
+
+def test_store_has_every_protocol_method_with_the_same_signature() -> None:
+    wanted = {
+        name
+        for name, value in vars(StoreProtocol).items()
+        if callable(value) and (not name.startswith("_") or name in ("__enter__", "__exit__"))
+    }
+    assert len(wanted) > 30
+    for name in sorted(wanted):
+        # Names, kinds and defaults; the types are mypy's to compare
+        # (litmine.store.sqlite assigns a Store to a StoreProtocol).
+        assert _params(getattr(Store, name)) == _params(getattr(StoreProtocol, name)), name
+    assert isinstance(vars(StoreProtocol)["read_only"], property)
+
+
+def test_an_open_store_is_a_store_protocol(tmp_path: Path) -> None:
+    with Store(tmp_path / "litmine.db") as store:
+        assert isinstance(store, StoreProtocol)  # runtime_checkable: members present
+        assert store.read_only is False
+
+
+def test_callers_only_need_the_protocol() -> None:
+    # Every public method other packages call is in the protocol; what is left
+    # out is the store's own tooling (documented in litmine.store.protocol).
+    own_tools = {
+        "article_versions",
+        "check",
+        "get_run",
+        "has_article",
+        "open",
+        "rebuild_fts",
+        "replace_entities",
+        "resplit",
+        "schema_version",
+    }
+    public = {n for n in dir(Store) if not n.startswith("_")} - {"path", "read_only"}
+    in_protocol = {n for n in vars(StoreProtocol) if not n.startswith("_")}
+    assert public - in_protocol == own_tools
