@@ -30,6 +30,11 @@ class Store(
 ):
     """The litmine database: one SQLite file in WAL mode.
 
+    Any number of processes may read while one writes (WAL). Writers queue on
+    the database lock for ``timeout`` seconds, then get a
+    :class:`~litmine.errors.StoreError`. A store may be handed between threads
+    but must not be used by two threads at once.
+
     Args:
         path: Database file; created (with its folder) unless ``read_only``.
         read_only: Open without write access; fails if the file is missing or
@@ -39,11 +44,6 @@ class Store(
     Raises:
         StoreError: The file can't be opened, isn't a litmine database, or was
             written by a newer litmine.
-
-    Any number of processes may read while one writes (WAL). Writers queue on
-    the database lock for ``timeout`` seconds, then get a
-    :class:`~litmine.errors.StoreError`. A store may be handed between threads
-    but must not be used by two threads at once.
     """
 
 
