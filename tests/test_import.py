@@ -106,3 +106,43 @@ def test_store_old_import_lines() -> None:
 
     assert Store is SQLiteStore
     assert prepare_article.__module__ == "litmine.store.rows"
+
+
+# --- ingest (issue 13): litmine/pipeline.py became the package litmine/ingest ------
+# Every public name pipeline.py had; the stage jobs stay defined in the shim.
+PIPELINE_TO_INGEST = (
+    "Progress",
+    "Record",
+    "StatusReport",
+    "add_saved_query",
+    "get_saved_query",
+    "incremental_since",
+    "ingest_files",
+    "ingest_query",
+    "ingest_window",
+    "list_saved_queries",
+    "open_gateway",
+    "open_store",
+    "plan_query",
+    "remove_saved_query",
+    "run_saved_query",
+    "status",
+    "store_records",
+    "tracked_run",
+)
+PIPELINE_STAGES = ("extract_entities", "update_vector_index")
+
+
+@pytest.mark.parametrize("name", PIPELINE_TO_INGEST)
+def test_pipeline_names_are_the_ingest_package_s(name: str) -> None:
+    pipeline = importlib.import_module("litmine.pipeline")
+    ingest = importlib.import_module("litmine.ingest")
+    assert getattr(pipeline, name) is getattr(ingest, name)
+
+
+def test_pipeline_keeps_every_name_it_exported() -> None:
+    from litmine import pipeline
+    from litmine.pipeline import extract_entities, ingest_files, update_vector_index
+
+    assert set(pipeline.__all__) == {*PIPELINE_TO_INGEST, *PIPELINE_STAGES}
+    assert callable(ingest_files) and callable(extract_entities) and callable(update_vector_index)

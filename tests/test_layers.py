@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and the ones below)::
 
-    base     litmine (package), types, config, errors, _compat, _speedups
+    base     litmine (package), types, config, errors, clock, _compat, _speedups
     parse    parse/, fetch/, passages
     store    store/
     models   vectors/, entities, ner/ (not ner/cli)
@@ -36,6 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "litmine.errors",
             "litmine._compat",
             "litmine._speedups",
+            "litmine.clock",
         ),
     ),
     ("parse", ("litmine.parse", "litmine.fetch", "litmine.passages")),

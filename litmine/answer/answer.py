@@ -81,6 +81,7 @@ def hit_vectors(
         ``source`` one of ``"index"``, ``"index+embed"``, ``"embed"``, ``"tfidf"``.
     """
     from litmine.vectors.build import embedding_text
+    from litmine.vectors.normalize import l2_normalize, tfidf_rows
 
     if not passages:
         return np.zeros((0, 1), dtype=np.float32), "index"
@@ -97,18 +98,10 @@ def hit_vectors(
         else:
             vectors[missing] = fresh
     elif missing:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        texts = [embedding_text(p) for p in passages]
-        try:
-            vectors = TfidfVectorizer(sublinear_tf=True).fit_transform(texts).toarray()
-        except ValueError:  # no words at all
-            vectors = np.ones((len(passages), 1))
+        vectors = tfidf_rows([embedding_text(p) for p in passages], no_vocabulary=1.0)
         source = "tfidf"
     assert vectors is not None
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.asarray(vectors / norms, dtype=np.float32), source
+    return l2_normalize(vectors), source
 
 
 class Answerer:

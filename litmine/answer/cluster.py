@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from litmine.types import EvidenceProfile
+from litmine.vectors.normalize import l2_normalize
 
 __all__ = [
     "MESH_CHECK_TAGS",
@@ -181,13 +182,6 @@ def evidence_profile(
 # --------------------------------------------------------------------------- clustering
 
 
-def _unit_rows(vectors: np.ndarray) -> np.ndarray:
-    vecs = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return vecs / norms
-
-
 def _first_seen(labels: np.ndarray) -> np.ndarray:
     """Renumber labels 0, 1, ... in order of first appearance (cluster 0 holds row 0)."""
     mapping: dict[int, int] = {}
@@ -239,7 +233,7 @@ def cluster_hits(
         return np.zeros(0, dtype=np.int64)
     if n == 1 or n_clusters == 1:
         return np.zeros(n, dtype=np.int64)
-    unit = _unit_rows(vecs)
+    unit = l2_normalize(vecs, dtype=np.float64)
     if n == 2:
         if n_clusters is not None:
             return np.array([0, 1] if n_clusters >= 2 else [0, 0], dtype=np.int64)
@@ -248,6 +242,7 @@ def cluster_hits(
 
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
+    from sklearn.metrics import silhouette_score
 
     dist = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
     np.fill_diagonal(dist, 0.0)
@@ -263,28 +258,13 @@ def cluster_hits(
         found = len(np.unique(labels))
         if found < 2 or found >= n:
             continue
-        score = _silhouette(dist, labels)
+        # Mean silhouette over the precomputed distances (singletons score 0).
+        score = float(silhouette_score(dist, labels, metric="precomputed"))
         if score > best_score + 1e-12:
             best_score, best_labels = score, labels
     if best_score < min_silhouette:
         return np.zeros(n, dtype=np.int64)
     return _first_seen(best_labels)
-
-
-def _silhouette(dist: np.ndarray, labels: np.ndarray) -> float:
-    """Mean silhouette over a precomputed distance matrix (singletons score 0)."""
-    uniq = np.unique(labels)
-    member = labels[:, None] == uniq[None, :]  # (n, c)
-    sizes = member.sum(axis=0).astype(np.float64)
-    sums = dist @ member  # (n, c): summed distance from each row to each cluster
-    own = np.argmax(member, axis=1)
-    own_size = sizes[own]
-    a = np.where(own_size > 1, sums[np.arange(len(labels)), own] / np.maximum(own_size - 1, 1), 0)
-    mean_other = sums / sizes[None, :]
-    mean_other[np.arange(len(labels)), own] = np.inf
-    b = mean_other.min(axis=1)
-    s = np.where(own_size > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
-    return float(s.mean())
 
 
 # --------------------------------------------------------------------------- labels

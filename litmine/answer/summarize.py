@@ -32,6 +32,7 @@ import numpy as np
 
 from litmine.errors import MissingDependencyError, ModelNotFoundError
 from litmine.types import Passage, Summary, SummarySentence
+from litmine.vectors.normalize import l2_normalize, tfidf_rows
 
 if TYPE_CHECKING:
     from litmine.config import Settings, SummarizeSettings
@@ -350,22 +351,6 @@ def _sentences(clusters: Sequence[Sequence[Passage]], splitter: str) -> list[_Se
     return out
 
 
-def _unit(matrix: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(matrix, axis=-1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.asarray(matrix / norms, dtype=np.float32)
-
-
-def _tfidf(texts: Sequence[str]) -> np.ndarray:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    try:
-        matrix = TfidfVectorizer(stop_words="english", sublinear_tf=True).fit_transform(texts)
-    except ValueError:  # only stop words
-        return np.zeros((len(texts), 1), dtype=np.float32)
-    return _unit(matrix.toarray())
-
-
 class ExtractiveSummarizer:
     """The cluster's most central, non-redundant sentences, each with its PMID.
 
@@ -428,10 +413,10 @@ class ExtractiveSummarizer:
 
     def _vectors(self, question: str, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         if self.embedder is not None:
-            sent = _unit(self.embedder.embed_documents(texts))
-            query = _unit(self.embedder.embed_queries([question]))[0]
+            sent = l2_normalize(self.embedder.embed_documents(texts))
+            query = l2_normalize(self.embedder.embed_queries([question]))[0]
             return sent, query
-        both = _tfidf([*texts, question])
+        both = tfidf_rows([*texts, question], stop_words="english")
         return both[:-1], both[-1]
 
     def summarize(self, question: str, clusters: Sequence[Sequence[Passage]]) -> list[Summary]:
@@ -461,7 +446,7 @@ class ExtractiveSummarizer:
         return out
 
     def _pick(self, vecs: np.ndarray, query: np.ndarray) -> list[int]:
-        centroid = _unit(vecs.mean(axis=0))
+        centroid = l2_normalize(vecs.mean(axis=0))
         score = (1 - self.question_weight) * (vecs @ centroid) + self.question_weight * (
             vecs @ query
         )

@@ -14,6 +14,9 @@ index). :meth:`PassageIndex.load` verifies the checksum, the dimension and the
 model and raises :class:`~litmine.errors.IndexStateError` when they disagree.
 
 FAISS is imported lazily inside functions: ``import litmine.vectors.faiss_index`` is light.
+The manifest and atomic writes live in :mod:`litmine.vectors.manifest`, the
+search internals (parameters, id filters, fallbacks) in
+:mod:`litmine.vectors.faiss_search`.
 
 Automatic factory choice (:func:`choose_factory`), for ``n`` vectors:
 
@@ -33,15 +36,10 @@ Automatic factory choice (:func:`choose_factory`), for ``n`` vectors:
 
 from __future__ import annotations
 
-import contextlib
-import datetime as dt
-import hashlib
-import json
 import math
 import os
 import re
-import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +47,20 @@ import numpy as np
 
 from litmine.config import IndexSettings
 from litmine.errors import IndexStateError
+from litmine.vectors.faiss_search import FaissSearch, faiss_module, omp_threads
+from litmine.vectors.manifest import (
+    INDEX_FORMAT,
+    MANIFEST_NAME,
+    REBUILD_HINT,
+    fsync,
+    litmine_version,
+    now,
+    read_manifest,
+    sha256_file,
+    temp_path,
+    write_json_atomic,
+)
+from litmine.vectors.normalize import l2_normalize
 
 if TYPE_CHECKING:
     import faiss
@@ -61,14 +73,8 @@ __all__ = [
     "ivf_nlist",
 ]
 
-MANIFEST_NAME = "manifest.json"
-INDEX_FORMAT = 1
-_REBUILD_HINT = "run `litmine index build`"
-_OVERFETCH_START = 4
 # Query batches below this size search on one thread (FAISS's BLAS threshold is 20).
 _SMALL_BATCH = 20
-# Largest allowed-id set scored exactly from reconstructed vectors (HNSW-like indexes).
-_EXACT_SUBSET_MAX = 200_000
 
 
 def ivf_nlist(n_vectors: int) -> int:
@@ -104,43 +110,7 @@ def choose_factory(n_vectors: int, settings: IndexSettings | None = None) -> str
     return f"IVF{ivf_nlist(n_vectors)},{storage}"
 
 
-def _faiss() -> Any:
-    """Import FAISS on first use (typed as Any: its SWIG stubs lack keyword constructors)."""
-    try:
-        import faiss
-    except ImportError as exc:  # pragma: no cover - faiss-cpu is a core dependency
-        from litmine.errors import MissingDependencyError
-
-        raise MissingDependencyError("faiss", "pip install faiss-cpu") from exc
-    return faiss
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _litmine_version() -> str:
-    try:
-        from litmine import __version__
-    except ImportError:  # pragma: no cover - odd install layouts
-        from importlib.metadata import PackageNotFoundError, version
-
-        try:
-            return version("litmine")
-        except PackageNotFoundError:
-            return "unknown"
-    return str(__version__)
-
-
-class PassageIndex:
+class PassageIndex(FaissSearch):
     """A FAISS inner-product index whose ids are passage ids.
 
     Args:
@@ -195,7 +165,7 @@ class PassageIndex:
             IndexStateError: Nothing was built or loaded yet.
         """
         if self._index is None:
-            raise IndexStateError("the vector index has not been built", _REBUILD_HINT)
+            raise IndexStateError("the vector index has not been built", REBUILD_HINT)
         return self._index
 
     def __len__(self) -> int:
@@ -209,7 +179,7 @@ class PassageIndex:
 
     def ids(self) -> np.ndarray:
         """Return the passage ids in the index (int64, in no particular order)."""
-        faiss = _faiss()
+        faiss = faiss_module()
 
         if self._index is None:
             return np.zeros(0, dtype=np.int64)
@@ -265,7 +235,7 @@ class PassageIndex:
             index.add_with_ids(vecs, ids_arr)
         self._index = index
         self.factory = chosen
-        self.created = self.created or _now()
+        self.created = self.created or now()
         self._apply_search_settings()
 
     def add(self, ids: np.ndarray | list[int], vectors: np.ndarray) -> None:
@@ -300,7 +270,7 @@ class PassageIndex:
         Returns:
             How many vectors were removed.
         """
-        faiss = _faiss()
+        faiss = faiss_module()
 
         if self._index is None:
             return 0
@@ -351,7 +321,7 @@ class PassageIndex:
                 return empty
         # A few queries run fastest on one thread: OpenMP workers idling for a busy
         # core turn a sub-millisecond search into tens of ms on a shared machine.
-        with _omp_threads(1 if nq < _SMALL_BATCH else None):
+        with omp_threads(1 if nq < _SMALL_BATCH else None):
             if allowed is None:
                 return self._finish(*self._search(queries, k))
             return self._finish(*self._filtered_search(queries, k, allowed))
@@ -360,7 +330,7 @@ class PassageIndex:
 
     def manifest(self) -> dict[str, Any]:
         """Describe the index as :meth:`save` writes it (without the checksum)."""
-        faiss = _faiss()
+        faiss = faiss_module()
 
         return {
             "format": INDEX_FORMAT,
@@ -374,7 +344,7 @@ class PassageIndex:
             "store_state": self.store_state,
             "created": self.created,
             "updated": self.updated,
-            "litmine_version": _litmine_version(),
+            "litmine_version": litmine_version(),
             "faiss_version": faiss.__version__,
         }
 
@@ -392,29 +362,29 @@ class PassageIndex:
         Raises:
             IndexStateError: Nothing was built yet.
         """
-        faiss = _faiss()
+        faiss = faiss_module()
 
         index = self.faiss_index
         if store_state is not None:
             self.store_state = dict(store_state)
         folder = Path(directory)
         folder.mkdir(parents=True, exist_ok=True)
-        tmp = _temp_path(folder, ".index-", ".faiss.tmp")
+        tmp = temp_path(folder, ".index-", ".faiss.tmp")
         try:
             faiss.write_index(index, str(tmp))
-            _fsync(tmp)
-            checksum = _sha256(tmp)
+            fsync(tmp)
+            checksum = sha256_file(tmp)
             index_name = f"index-{checksum[:16]}.faiss"
             os.replace(tmp, folder / index_name)
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self.updated = _now()
+        self.updated = now()
         self.created = self.created or self.updated
         manifest = self.manifest()
         manifest.update(index_file=index_name, sha256=checksum)
         manifest_path = folder / MANIFEST_NAME
-        _write_json_atomic(manifest_path, manifest)
+        write_json_atomic(manifest_path, manifest)
         for old in folder.glob("index-*.faiss"):  # superseded versions
             if old.name != index_name:
                 old.unlink(missing_ok=True)
@@ -445,47 +415,47 @@ class PassageIndex:
                 corrupt, the checksum does not match, or the model/dimension
                 differ from the expected ones.
         """
-        faiss = _faiss()
+        faiss = faiss_module()
 
         folder = Path(directory)
-        manifest = _read_manifest(folder)
+        manifest = read_manifest(folder)
         index_file = folder / str(manifest["index_file"])
         if not index_file.is_file():
-            raise IndexStateError(f"vector index file {index_file} is missing", _REBUILD_HINT)
-        if _sha256(index_file) != manifest["sha256"]:
+            raise IndexStateError(f"vector index file {index_file} is missing", REBUILD_HINT)
+        if sha256_file(index_file) != manifest["sha256"]:
             raise IndexStateError(
-                f"vector index file {index_file} is corrupt (checksum mismatch)", _REBUILD_HINT
+                f"vector index file {index_file} is corrupt (checksum mismatch)", REBUILD_HINT
             )
         try:
             index = faiss.read_index(str(index_file))
         except RuntimeError as exc:
             raise IndexStateError(
                 f"cannot read vector index {index_file}: {' '.join(str(exc).split())[:200]}",
-                _REBUILD_HINT,
+                REBUILD_HINT,
             ) from exc
         if int(index.d) != int(manifest["dim"]):
             raise IndexStateError(
                 f"vector index {index_file} has {index.d}-d vectors but its manifest says "
                 f"{manifest['dim']}",
-                _REBUILD_HINT,
+                REBUILD_HINT,
             )
         if int(index.ntotal) != int(manifest["vector_count"]):
             raise IndexStateError(
                 f"vector index {index_file} holds {index.ntotal} vectors but its manifest says "
                 f"{manifest['vector_count']}",
-                _REBUILD_HINT,
+                REBUILD_HINT,
             )
         if model is not None and manifest["model"] != model:
             raise IndexStateError(
                 f"vector index {folder} was built with model {manifest['model']!r}, but the "
                 f"settings name {model!r}",
-                f"{_REBUILD_HINT} to re-embed the passages with {model!r}",
+                f"{REBUILD_HINT} to re-embed the passages with {model!r}",
             )
         if dim is not None and int(manifest["dim"]) != dim:
             raise IndexStateError(
                 f"vector index {folder} holds {manifest['dim']}-d vectors, but the model "
                 f"gives {dim}-d",
-                _REBUILD_HINT,
+                REBUILD_HINT,
             )
         loaded = cls(
             int(manifest["dim"]),
@@ -518,7 +488,7 @@ class PassageIndex:
             raise ValueError("vectors contain NaN or infinite values")
         vecs = np.array(vecs.reshape(-1, self.dim), dtype=np.float32, order="C", copy=True)
         if self.normalized:
-            _normalize_rows(vecs)
+            l2_normalize(vecs, in_place=True)
         return ids_arr, vecs
 
     def _queries(self, query_vectors: np.ndarray) -> Any:
@@ -529,11 +499,11 @@ class PassageIndex:
             raise ValueError(f"queries must have shape (nq, {self.dim}), got {q.shape}")
         q = np.array(q, dtype=np.float32, order="C", copy=True)
         if self.normalized:
-            _normalize_rows(q)
+            l2_normalize(q, in_place=True)
         return q
 
     def _new_index(self, factory: str) -> Any:
-        faiss = _faiss()
+        faiss = faiss_module()
 
         try:
             index = faiss.index_factory(self.dim, factory, faiss.METRIC_INNER_PRODUCT)
@@ -548,7 +518,7 @@ class PassageIndex:
         return faiss.IndexIDMap2(index)
 
     def _train(self, index: Any, factory: str, vecs: np.ndarray) -> None:
-        faiss = _faiss()
+        faiss = faiss_module()
 
         if index.is_trained:
             return
@@ -575,7 +545,7 @@ class PassageIndex:
 
     def _removes_natively(self) -> bool:
         """IVF removes by id; IDMap removes correctly only over a Flat index."""
-        faiss = _faiss()
+        faiss = faiss_module()
 
         index = self._index
         if isinstance(index, faiss.IndexIDMap | faiss.IndexIDMap2):
@@ -584,7 +554,7 @@ class PassageIndex:
 
     def _rebuild_without(self, drop: np.ndarray) -> int:
         """Rebuild an IDMap-wrapped index without ``drop`` (for HNSW and friends)."""
-        faiss = _faiss()
+        faiss = faiss_module()
 
         index = self._index
         assert isinstance(index, faiss.IndexIDMap | faiss.IndexIDMap2)
@@ -602,194 +572,3 @@ class PassageIndex:
         self._index = fresh
         self._apply_search_settings()
         return removed
-
-    def _params(self, selector: Any | None, k: int, n_allowed: int | None) -> Any:
-        faiss = _faiss()
-
-        index = self._index
-        ivf = faiss.try_extract_index_ivf(index)
-        if ivf is not None:
-            nlist = int(ivf.nlist)
-            nprobe = min(self.settings.nprobe, nlist)
-            if n_allowed:
-                # Scale the lists visited by 1 / selectivity, so about as many allowed
-                # vectors are scored as an unfiltered search scores: a filter keeping 1%
-                # visits every list (the allowed top-k may sit in far-away lists).
-                scaled = math.ceil(nprobe * self.ntotal / max(n_allowed, 1))
-                nprobe = min(nlist, max(nprobe, scaled))
-            return faiss.SearchParametersIVF(sel=selector, nprobe=nprobe)
-        inner = index.index if isinstance(index, faiss.IndexIDMap | faiss.IndexIDMap2) else index
-        if isinstance(faiss.downcast_index(inner), faiss.IndexHNSW):
-            return faiss.SearchParametersHNSW(
-                sel=selector, efSearch=max(self.settings.ef_search, k)
-            )
-        return faiss.SearchParameters(sel=selector)
-
-    def _search(
-        self, queries: np.ndarray, k: int, selector: Any | None = None, n_allowed: int | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        index = self._index
-        assert index is not None
-        if selector is None:  # nprobe / efSearch were set on the index itself
-            scores, ids = index.search(queries, k)
-        else:
-            scores, ids = index.search(queries, k, params=self._params(selector, k, n_allowed))
-        return scores, ids
-
-    def _apply_search_settings(self) -> None:
-        """Set ``nprobe`` / ``efSearch`` from the settings on the FAISS index."""
-        faiss = _faiss()
-
-        index = self._index
-        if index is None:
-            return
-        ivf = faiss.try_extract_index_ivf(index)
-        if ivf is not None:
-            ivf.nprobe = min(self.settings.nprobe, int(ivf.nlist))
-        inner = index.index if isinstance(index, faiss.IndexIDMap | faiss.IndexIDMap2) else index
-        inner = faiss.downcast_index(inner)
-        if isinstance(inner, faiss.IndexHNSW):
-            inner.hnsw.efSearch = self.settings.ef_search
-
-    def _filtered_search(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        faiss = _faiss()
-
-        selector = faiss.IDSelectorBatch(allowed)
-        try:
-            scores, ids = self._search(queries, k, selector, len(allowed))
-        except RuntimeError:  # this index type rejects selectors
-            return self._overfetch(queries, k, allowed)
-        # Approximate indexes may come back short although enough allowed ids exist.
-        found = (ids >= 0).sum(axis=1)
-        if (found < min(k, len(allowed))).any():
-            present = allowed[np.isin(allowed, self.ids())]
-            short = found < min(k, len(present))
-            if short.any():
-                s2, i2 = self._exhaustive(queries[short], k, present, selector)
-                scores[short], ids[short] = s2, i2
-        return scores, ids
-
-    def _exhaustive(
-        self, queries: np.ndarray, k: int, present: np.ndarray, selector: Any
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Score every allowed vector: all IVF lists, or the reconstructed vectors."""
-        faiss = _faiss()
-        index = self._index
-        ivf = faiss.try_extract_index_ivf(index)
-        if ivf is not None:
-            params = faiss.SearchParametersIVF(sel=selector, nprobe=int(ivf.nlist))
-            scores, ids = index.search(queries, k, params=params)
-            return scores, ids
-        if isinstance(index, faiss.IndexIDMap2) and len(present) <= _EXACT_SUBSET_MAX:
-            vectors = index.reconstruct_batch(present)
-            sims = queries @ vectors.T
-            order = np.argsort(-sims, axis=1, kind="stable")[:, :k]
-            out_scores = np.full((len(queries), k), -np.inf, dtype=np.float32)
-            out_ids = np.full((len(queries), k), -1, dtype=np.int64)
-            out_scores[:, : order.shape[1]] = np.take_along_axis(sims, order, axis=1)
-            out_ids[:, : order.shape[1]] = present[order]
-            return out_scores, out_ids
-        return self._overfetch(queries, k, present)
-
-    def _overfetch(
-        self, queries: np.ndarray, k: int, allowed: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Search unfiltered for more and more results until ``k`` allowed ones remain."""
-        index = self._index
-        assert index is not None
-        nq = len(queries)
-        out_scores = np.full((nq, k), -np.inf, dtype=np.float32)
-        out_ids = np.full((nq, k), -1, dtype=np.int64)
-        todo = np.arange(nq)
-        fetch = min(self.ntotal, _OVERFETCH_START * k)
-        while len(todo):
-            scores, ids = index.search(queries[todo], fetch)
-            done = []
-            for row, q in enumerate(todo):
-                mask = np.isin(ids[row], allowed) & (ids[row] >= 0)
-                got_ids, got_scores = ids[row][mask][:k], scores[row][mask][:k]
-                if len(got_ids) >= k or fetch >= self.ntotal:
-                    out_ids[q, : len(got_ids)] = got_ids
-                    out_scores[q, : len(got_ids)] = got_scores
-                    done.append(row)
-            todo = np.delete(todo, done)
-            fetch = min(self.ntotal, fetch * 4)
-        return out_scores, out_ids
-
-    @staticmethod
-    def _finish(scores: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        scores = np.asarray(scores, dtype=np.float32)
-        ids = np.asarray(ids, dtype=np.int64)
-        scores[ids < 0] = -np.inf
-        return scores, ids
-
-
-@contextlib.contextmanager
-def _omp_threads(n: int | None) -> Iterator[None]:
-    """Run FAISS with ``n`` OpenMP threads inside the block (None: unchanged)."""
-    if n is None:
-        yield
-        return
-    faiss = _faiss()
-    before = faiss.omp_get_max_threads()
-    faiss.omp_set_num_threads(n)
-    try:
-        yield
-    finally:
-        faiss.omp_set_num_threads(before)
-
-
-def _normalize_rows(vectors: np.ndarray) -> None:
-    """L2-normalise rows in place; zero rows stay zero."""
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    np.divide(vectors, norms, out=vectors, where=norms > 0)
-
-
-def _temp_path(folder: Path, prefix: str, suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
-    os.close(fd)
-    return Path(name)
-
-
-def _fsync(path: Path) -> None:
-    with path.open("rb") as fh:
-        os.fsync(fh.fileno())
-
-
-def _write_json_atomic(path: Path, data: Mapping[str, Any]) -> None:
-    tmp = _temp_path(path.parent, f".{path.stem}-", ".json.tmp")
-    try:
-        with tmp.open("w", encoding="utf-8") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-_REQUIRED_KEYS = ("model", "dim", "normalized", "vector_count", "index_file", "sha256")
-
-
-def _read_manifest(folder: Path) -> dict[str, Any]:
-    path = folder / MANIFEST_NAME
-    if not path.is_file():
-        raise IndexStateError(f"no vector index at {folder} (no {MANIFEST_NAME})", _REBUILD_HINT)
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise IndexStateError(
-            f"vector index manifest {path} is unreadable: {exc}", _REBUILD_HINT
-        ) from exc
-    if not isinstance(manifest, dict) or any(key not in manifest for key in _REQUIRED_KEYS):
-        raise IndexStateError(f"vector index manifest {path} is incomplete", _REBUILD_HINT)
-    if manifest.get("format", INDEX_FORMAT) > INDEX_FORMAT:
-        raise IndexStateError(
-            f"vector index {folder} was written by a newer litmine (format {manifest['format']})",
-            "upgrade litmine or " + _REBUILD_HINT,
-        )
-    return manifest

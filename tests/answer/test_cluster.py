@@ -96,6 +96,42 @@ def test_bad_arguments(kwargs: dict[str, object], match: str) -> None:
         cluster_hits(vectors, **kwargs)  # type: ignore[arg-type]
 
 
+def _hand_silhouette(dist: np.ndarray, labels: np.ndarray) -> float:
+    """The silhouette cluster_hits computed by hand before sklearn (kept as a reference)."""
+    uniq = np.unique(labels)
+    member = labels[:, None] == uniq[None, :]
+    sizes = member.sum(axis=0).astype(np.float64)
+    sums = dist @ member
+    own = np.argmax(member, axis=1)
+    own_size = sizes[own]
+    a = np.where(own_size > 1, sums[np.arange(len(labels)), own] / np.maximum(own_size - 1, 1), 0)
+    mean_other = sums / sizes[None, :]
+    mean_other[np.arange(len(labels)), own] = np.inf
+    b = mean_other.min(axis=1)
+    s = np.where(own_size > 1, (b - a) / np.maximum(np.maximum(a, b), 1e-12), 0.0)
+    return float(s.mean())
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_sklearn_silhouette_equals_the_hand_written_one(seed: int) -> None:
+    from scipy.cluster.hierarchy import fcluster, linkage
+    from scipy.spatial.distance import squareform
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(seed)
+    unit = rng.standard_normal((30, 8))
+    unit /= np.linalg.norm(unit, axis=1, keepdims=True)
+    dist = np.clip(1.0 - unit @ unit.T, 0.0, 2.0)
+    np.fill_diagonal(dist, 0.0)
+    dist = (dist + dist.T) / 2.0
+    tree = linkage(squareform(dist, checks=False), method="average")
+    for k in range(2, 8):  # cuts with singleton clusters included
+        labels = fcluster(tree, t=k, criterion="maxclust")
+        if 2 <= len(np.unique(labels)) < len(labels):
+            ours = float(silhouette_score(dist, labels, metric="precomputed"))
+            assert ours == pytest.approx(_hand_silhouette(dist, labels), abs=1e-9)
+
+
 def test_evidence_profile_counts_each_article_once_by_strongest_type() -> None:
     profile = evidence_profile(
         [

@@ -11,9 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from litmine import embed as embed_mod
 from litmine.config import EmbedSettings, load_settings
 from litmine.errors import ConfigError, MissingDependencyError, ModelNotFoundError
+from litmine.vectors import embed as embed_mod
+from litmine.vectors import encoders as encoders_mod
 from litmine.vectors.embed import (
     Embedder,
     SentenceTransformerEmbedder,
@@ -177,7 +178,7 @@ def test_onnx_backend_without_onnxruntime(
     st_model = minilm._documents.model  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "onnxruntime", None)
     with pytest.raises(MissingDependencyError, match=r"litmine\[onnx\]"):
-        embed_mod._OnnxEncoder(st_model, EmbedSettings(backend="onnx"), int8=False)
+        encoders_mod.OnnxEncoder(st_model, EmbedSettings(backend="onnx"), int8=False)
 
 
 def test_torch_int8_backend_agrees_with_fp32(minilm: SentenceTransformerEmbedder) -> None:
