@@ -19,6 +19,7 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    TomlConfigSettingsSource,
 )
 
 from litmine.errors import ConfigError
@@ -502,30 +503,31 @@ class _AliasEnvSource(PydanticBaseSettingsSource):
         return out
 
 
-class _TomlFileSource(PydanticBaseSettingsSource):
-    """Reads ``LITMINE_CONFIG`` or ``./litmine.toml`` when present."""
+class _TomlFileSource(TomlConfigSettingsSource):
+    """pydantic-settings' TOML source on ``LITMINE_CONFIG`` or ``./litmine.toml``.
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
+    A missing ``./litmine.toml`` gives nothing; a missing ``LITMINE_CONFIG`` file
+    or bad TOML is a :class:`ConfigError`. A ``[litmine]`` table, when there is
+    one, holds the settings (so they can live in a pyproject-style file).
+    """
 
-    def __call__(self) -> dict[str, Any]:
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
         explicit = os.environ.get(CONFIG_FILE_ENV)
         path = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
-        if not path.is_file():
-            if explicit:
-                raise ConfigError(
-                    f"config file {path} does not exist",
-                    f"fix {CONFIG_FILE_ENV} or create the file",
-                )
-            return {}
+        if explicit and not path.is_file():
+            raise ConfigError(
+                f"config file {path} does not exist",
+                f"fix {CONFIG_FILE_ENV} or create the file",
+            )
+        super().__init__(settings_cls, toml_file=path)
+
+    def _read_file(self, file_path: Any) -> dict[str, Any]:
         try:
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
+            data = super()._read_file(file_path)
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(
-                f"cannot read config file {path}: {exc}", "fix the TOML syntax"
+                f"cannot read config file {file_path}: {exc}", "fix the TOML syntax"
             ) from exc
-        # A [litmine] table is accepted so the file can live in pyproject-style configs.
         return dict(data.get("litmine", data))
 
 

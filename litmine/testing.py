@@ -1,4 +1,6 @@
-"""Helpers for exercising litmine's model paths offline (tests, benchmarks).
+"""Helpers for tests and benchmarks: small articles, and litmine's model paths offline.
+
+:func:`make_article` builds the hand-written articles of the test collections.
 
 No pretrained seq2seq weights are needed to test the real Hugging Face
 loading, prompting, batching and decoding path: a tiny randomly initialised
@@ -8,9 +10,53 @@ gibberish.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-__all__ = ["save_tiny_seq2seq"]
+from litmine.types import Article, Chemical, MeshHeading, PubDate
+
+__all__ = ["make_article", "save_tiny_seq2seq"]
+
+
+def make_article(
+    pmid: str,
+    title: str,
+    abstract: str,
+    year: int,
+    pub_types: Sequence[str],
+    mesh: Sequence[str],
+    *,
+    journal: str = "Journal of Tests",
+    chemicals: Sequence[str] = (),
+    doi: str | None = None,
+) -> Article:
+    """An article with the fields search and answers look at.
+
+    Args:
+        pmid: Its PMID.
+        title: Title.
+        abstract: Abstract text.
+        year: Publication year.
+        pub_types: Publication types.
+        mesh: MeSH descriptor names (no UIs).
+        journal: Journal title.
+        chemicals: Chemical names.
+        doi: DOI, if any.
+
+    Returns:
+        The article.
+    """
+    return Article(
+        pmid=pmid,
+        title=title,
+        abstract=abstract,
+        journal=journal,
+        pub_date=PubDate(year=year),
+        publication_types=list(pub_types),
+        mesh_headings=[MeshHeading(descriptor_ui=None, descriptor_name=m) for m in mesh],
+        chemicals=[Chemical(name=c) for c in chemicals],
+        doi=doi,
+    )
 
 
 def save_tiny_seq2seq(folder: Path, *, seed: int = 0) -> Path:

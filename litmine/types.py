@@ -125,6 +125,11 @@ class ArticleSource(enum.StrEnum):
     BEIR = "beir"
 
 
+def pubmed_url(pmid: str) -> str | None:
+    """The article's PubMed page, for numeric PMIDs (other collections have none)."""
+    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid.isdigit() else None
+
+
 @dataclass(slots=True)
 class Article:
     """A parsed PubMed (or user-collection) article.
@@ -181,7 +186,7 @@ class Article:
     @property
     def pubmed_url(self) -> str | None:
         """Link to the article's PubMed page, for numeric PMIDs."""
-        return f"https://pubmed.ncbi.nlm.nih.gov/{self.pmid}/" if self.pmid.isdigit() else None
+        return pubmed_url(self.pmid)
 
 
 @dataclass(slots=True, frozen=True)

@@ -9,7 +9,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from litmine.types import Article, Chemical, MeshHeading, PubDate
+from litmine.testing import make_article
+from litmine.types import Article
 
 
 @functools.cache
@@ -43,17 +44,15 @@ def _article(
     mesh: list[str],
     chemicals: tuple[str, ...] = (),
 ) -> Article:
-    return Article(
-        pmid=pmid,
-        title=title,
-        abstract=abstract,
+    return make_article(
+        pmid,
+        title,
+        abstract,
+        year,
+        pub_types,
+        ["Humans", *mesh],
         journal="Journal of Answers",
-        pub_date=PubDate(year=year),
-        publication_types=pub_types,
-        mesh_headings=[
-            MeshHeading(descriptor_ui=None, descriptor_name=m) for m in ["Humans", *mesh]
-        ],
-        chemicals=[Chemical(name=c) for c in chemicals],
+        chemicals=chemicals,
         doi=f"10.1000/ans.{pmid}",
     )
 

@@ -8,7 +8,8 @@ import os
 from litmine.config import Settings
 from litmine.passages import split_article
 from litmine.store import Store
-from litmine.types import Article, MeshHeading, PubDate
+from litmine.testing import make_article
+from litmine.types import Article
 from litmine.vectors.embed import Embedder, load_embedder
 
 
@@ -19,25 +20,7 @@ def minilm() -> Embedder:
     return load_embedder()
 
 
-def _article(
-    pmid: str,
-    title: str,
-    abstract: str,
-    year: int,
-    pub_types: list[str],
-    mesh: list[str],
-    journal: str = "Journal of Tests",
-) -> Article:
-    return Article(
-        pmid=pmid,
-        title=title,
-        abstract=abstract,
-        journal=journal,
-        pub_date=PubDate(year=year),
-        publication_types=pub_types,
-        mesh_headings=[MeshHeading(descriptor_ui=None, descriptor_name=m) for m in mesh],
-    )
-
+_article = make_article
 
 RCT = "Randomized Controlled Trial"
 REVIEW = "Review"

@@ -53,6 +53,23 @@ def test_default_config_file_in_cwd(tmp_path: Path) -> None:
     assert load_settings().ingest.overlap_days == 5
 
 
+def test_precedence_flags_env_file_defaults(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        "[litmine.search]\nk = 11\nrrf_k = 33\nmax_per_article = 2\n", encoding="utf-8"
+    )  # the settings under a [litmine] table
+    monkeypatch.setenv("LITMINE_CONFIG", str(cfg))
+    monkeypatch.setenv("LITMINE_SEARCH_K", "12")
+    monkeypatch.setenv("LITMINE_SEARCH_RRF_K", "44")
+    s = load_settings(search={"k": 13})
+    assert s.search.k == 13  # flag > env > file
+    assert s.search.rrf_k == 44  # env > file
+    assert s.search.max_per_article == 2  # file > default
+    assert s.search.candidates == type(s.search)().candidates  # default
+
+
 @pytest.mark.parametrize(
     ("content", "fragment"),
     [

@@ -7,6 +7,8 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, Field
 
+from litmine.types import pubmed_url
+
 if TYPE_CHECKING:
     from litmine.types import Answer, Article, ArticleInfo, Cluster, Hit
 
@@ -21,11 +23,6 @@ __all__ = [
     "SummaryOut",
     "pubmed_url",
 ]
-
-
-def pubmed_url(pmid: str) -> str | None:
-    """The article's PubMed page, for numeric PMIDs (other collections have none)."""
-    return f"https://pubmed.ncbi.nlm.nih.gov/{pmid}/" if pmid.isdigit() else None
 
 
 class ErrorOut(BaseModel):
