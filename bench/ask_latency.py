@@ -39,6 +39,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common_answers import SHARED, collection, onnx_available, pubmedqa, tiny_t5
+from report import emit_report
 
 from litmine.answer.answer import Answerer
 from litmine.answer.summarize import ExtractiveSummarizer, Seq2SeqSummarizer, Summarizer
@@ -184,11 +185,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args(argv)
     results = run(args)
-    text = json.dumps(results, indent=2)
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text + "\n")
-    print(text)
+    emit_report(results, args.out)
 
 
 if __name__ == "__main__":
