@@ -24,12 +24,14 @@ Modules:
     ``codec``          the record JSON (canonical bytes, content hash) and its decoder
 
 Layers:
-    ``litmine.store`` may import ``litmine.types``, ``litmine.errors``,
-    ``litmine.clock``, ``litmine._compat`` and (for type hints only)
-    ``litmine.config``; never ``parse``/``fetch`` or anything above it
-    (ingest, passages, entities, vectors, search, answer, web, cli, flows).
     The layers, top down: cli/web/flows → answer → search → vectors/entities
-    → store → parse/fetch → types/config.
+    → store → parse/fetch → types/config; a package imports only its own
+    layer and those below (``tests/test_layers.py`` checks it). So
+    ``litmine.store`` may import ``litmine.parse``, ``litmine.fetch`` and
+    ``litmine.passages``, but needs only ``litmine.types``,
+    ``litmine.errors``, ``litmine.clock``, ``litmine._compat`` and (for type
+    hints) ``litmine.config``; never anything above it (ingest, entities,
+    ner, vectors, search, answer, web, cli, flows).
 
 Portability:
     The SQL is kept to what PostgreSQL also accepts (``?`` placeholders aside,
