@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from litmine.clock import utc_now
 from litmine.config import IndexSettings
 from litmine.errors import IndexStateError
 from litmine.vectors.faiss_search import FaissSearch, faiss_module, omp_threads
@@ -54,7 +55,6 @@ from litmine.vectors.manifest import (
     REBUILD_HINT,
     fsync,
     litmine_version,
-    now,
     read_manifest,
     sha256_file,
     temp_path,
@@ -235,7 +235,7 @@ class PassageIndex(FaissSearch):
             index.add_with_ids(vecs, ids_arr)
         self._index = index
         self.factory = chosen
-        self.created = self.created or now()
+        self.created = self.created or utc_now("seconds")
         self._apply_search_settings()
 
     def add(self, ids: np.ndarray | list[int], vectors: np.ndarray) -> None:
@@ -379,7 +379,7 @@ class PassageIndex(FaissSearch):
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        self.updated = now()
+        self.updated = utc_now("seconds")
         self.created = self.created or self.updated
         manifest = self.manifest()
         manifest.update(index_file=index_name, sha256=checksum)

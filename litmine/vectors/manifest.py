@@ -8,7 +8,6 @@ the manifest is replaced last and names the index file.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -25,7 +24,6 @@ __all__ = [
     "REBUILD_HINT",
     "fsync",
     "litmine_version",
-    "now",
     "read_manifest",
     "sha256_file",
     "temp_path",
@@ -35,11 +33,6 @@ __all__ = [
 MANIFEST_NAME = "manifest.json"
 INDEX_FORMAT = 1
 REBUILD_HINT = "run `litmine index build`"
-
-
-def now() -> str:
-    """The current UTC time, to the second, as stamped in manifests."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
 
 
 def sha256_file(path: Path) -> str:
