@@ -12,6 +12,9 @@ Typical use::
 
     for record in read_file("pubmed25n0001.xml.gz"):
         ...
+
+Layer: may import the base modules (``types``, ``config``, ``errors``, ``_compat``)
+only; never ``store`` or anything above it.
 """
 
 from __future__ import annotations
