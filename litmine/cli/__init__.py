@@ -1,8 +1,9 @@
 """The ``litmine`` command line: thin shells that build settings and make one library call.
 
-- :mod:`~litmine.cli.root`: the root Typer app, ``ingest``/``status``/``schedule``, and the
-  mounting of every other command (including :mod:`litmine.ner.cli` and
-  :mod:`litmine.web.cli`); :func:`main` is the console script.
+- :mod:`~litmine.cli.root`: the root Typer app and the mounting of every command
+  (including :mod:`litmine.ner.cli` and :mod:`litmine.web.cli`); :func:`main` is
+  the console script.
+- :mod:`~litmine.cli.ingestion`: ``ingest``, ``status``, ``schedule``.
 - :mod:`~litmine.cli.common`: consoles, error translation and the options every command
   shares (data dir, ``--json``, ``--mode``, search filters, the "no database" check).
 - :mod:`~litmine.cli.search`: ``index``, ``search``, ``eval``.
@@ -21,7 +22,7 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
-    if name.startswith("__") or name in ("root", "common", "search", "answer"):
+    if name.startswith("__") or name in ("root", "common", "ingestion", "search", "answer"):
         raise AttributeError(f"module 'litmine.cli' has no attribute {name!r}")
     root = importlib.import_module("litmine.cli.root")
     try:

@@ -1,4 +1,9 @@
-"""The ``litmine`` command line: a thin shell over :mod:`litmine.pipeline`.
+"""The ``litmine`` command line: the root app, its options and every command mounted.
+
+Commands live by subject: :mod:`litmine.cli.ingestion` (``ingest``, ``status``,
+``schedule``), :mod:`litmine.cli.search` (``index``, ``search``, ``eval``),
+:mod:`litmine.cli.answer` (``ask``, ``export``), :mod:`litmine.ner.cli`
+(``ner``, ``entities``) and :mod:`litmine.web.cli` (``serve``).
 
 Each command builds the settings (flags override environment and config file),
 makes one library call and prints the result. Errors become one line on stderr
@@ -8,25 +13,15 @@ and exit status 1; heavy libraries are imported only inside the commands.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from litmine.cli.answer import ask_command, export_command
-from litmine.cli.common import (
-    DataDirOpt,
-    JsonOpt,
-    cli_settings,
-    err,
-    handle_errors,
-    out,
-    parse_date,
-    progress_bar,
-    to_json,
-)
+from litmine.cli.common import err
+from litmine.cli.ingestion import ingest, schedule_app, status
 from litmine.cli.search import eval_app, index_app, search_command
-from litmine.errors import InputError, LitmineError
+from litmine.errors import LitmineError
 from litmine.ner.cli import entities_app, ner_app
 from litmine.web.cli import serve_command
 
@@ -36,7 +31,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-schedule_app = typer.Typer(help="Saved queries for the nightly incremental ingestion.")
 app.add_typer(schedule_app, name="schedule")
 
 
@@ -60,177 +54,8 @@ def _root(
         handler.setLevel(level)
 
 
-@app.command()
-@handle_errors
-def ingest(
-    query: Annotated[str | None, typer.Option("--query", "-q", help="PubMed query.")] = None,
-    file: Annotated[
-        bool,
-        typer.Option(
-            "--file",
-            "-f",
-            help="Read the PATHs: PubMed XML (.xml/.xml.gz), MEDLINE text or BEIR JSONL.",
-        ),
-    ] = False,
-    paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files to read with --file.", show_default=False)
-    ] = None,
-    since: Annotated[str | None, typer.Option(help="First Entrez date, YYYY-MM-DD.")] = None,
-    until: Annotated[str | None, typer.Option(help="Last Entrez date, YYYY-MM-DD.")] = None,
-    max_records: Annotated[
-        int | None, typer.Option("--max", min=1, help="Stop after N records.")
-    ] = None,
-    batch_size: Annotated[
-        int | None, typer.Option(help="Records per EFetch request.", min=1)
-    ] = None,
-    eutils_url: Annotated[str | None, typer.Option(help="E-utilities base URL.")] = None,
-    data_dir: DataDirOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Ingest PubMed records from Entrez (--query) or local files (--file PATH...)."""
-    from litmine import pipeline
-
-    if bool(query) == bool(file):
-        raise InputError("give exactly one of --query or --file", "see `litmine ingest --help`")
-    if file and not paths:
-        raise InputError("--file needs at least one PATH", "e.g. `litmine ingest --file a.xml.gz`")
-    if paths and not file:
-        raise InputError(f"unexpected argument {paths[0]}", "files are read with --file PATH...")
-    settings = cli_settings(data_dir, entrez={"batch_size": batch_size, "eutils_url": eutils_url})
-    with progress_bar("ingesting") as bar:
-        if file:
-            report = pipeline.ingest_files(paths or [], settings, progress=bar)
-        else:
-            assert query is not None
-            report = pipeline.ingest_query(
-                query,
-                settings,
-                since=parse_date(since, "--since"),
-                until=parse_date(until, "--until"),
-                max_records=max_records,
-                progress=bar,
-            )
-    if as_json:
-        out.print_json(to_json(report))
-        return
-    for line in report.errors[:5]:
-        err.print(f"skipped: {line}", markup=False, highlight=False, soft_wrap=True)
-    if len(report.errors) > 5:
-        err.print(f"... and {len(report.errors) - 5} more problems", markup=False)
-    out.print(report.line(), markup=False, highlight=False)
-
-
-@app.command()
-@handle_errors
-def status(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
-    """Counts, the last runs and each saved query's watermark."""
-    from rich.table import Table
-
-    from litmine import pipeline
-
-    report = pipeline.status(cli_settings(data_dir))
-    if as_json:
-        out.print_json(to_json(report))
-        return
-    c = report.counts
-    vectors = "not built" if report.vectors is None else str(report.vectors)
-    out.print(f"data dir: {report.data_dir}", markup=False, highlight=False)
-    out.print(
-        f"articles {c.articles} (without abstract {c.articles_without_abstract}, "
-        f"retracted {c.retracted}) / passages {c.passages} / entities {c.entities} / "
-        f"vectors {vectors}",
-        markup=False,
-        highlight=False,
-    )
-    if report.runs:
-        table = Table("run", "kind", "started", "status", "fetched", "new", "upd", "del", "fail")
-        for r in report.runs:
-            table.add_row(
-                str(r.id),
-                r.kind,
-                f"{r.started_at:%Y-%m-%d %H:%M}",
-                r.status,
-                *(str(x) for x in (r.fetched, r.new, r.updated, r.deleted, r.failed)),
-            )
-        out.print(table)
-    for q in report.queries:
-        mark = q.watermark.isoformat() if q.watermark else "never run"
-        out.print(f"saved query {q.id}: {q.query!r} cron {q.cron} watermark {mark}", markup=False)
-
-
-@schedule_app.command("add")
-@handle_errors
-def schedule_add(
-    query: Annotated[str, typer.Argument(help="PubMed query to ingest every night.")],
-    cron: Annotated[str | None, typer.Option(help='Cron schedule, e.g. "0 2 * * *".')] = None,
-    data_dir: DataDirOpt = None,
-) -> None:
-    """Save a query for the nightly incremental flow."""
-    from litmine import pipeline
-
-    saved = pipeline.add_saved_query(query, cli_settings(data_dir), cron=cron)
-    out.print(f"saved query {saved.id}: {saved.query!r} cron {saved.cron}", markup=False)
-
-
-@schedule_app.command("list")
-@handle_errors
-def schedule_list(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
-    """List saved queries with their cron and watermark."""
-    from litmine import pipeline
-
-    queries = pipeline.list_saved_queries(cli_settings(data_dir))
-    if as_json:
-        out.print_json(to_json(queries))
-        return
-    if not queries:
-        out.print('no saved queries; add one with `litmine schedule add "QUERY"`', markup=False)
-    for q in queries:
-        mark = q.watermark.isoformat() if q.watermark else "never run"
-        out.print(f"{q.id}\t{q.cron}\t{mark}\t{q.query}", markup=False, highlight=False)
-
-
-@schedule_app.command("remove")
-@handle_errors
-def schedule_remove(
-    query: Annotated[str, typer.Argument(help="Saved query text or id.")],
-    data_dir: DataDirOpt = None,
-) -> None:
-    """Forget a saved query."""
-    from litmine import pipeline
-
-    key: str | int = int(query) if query.isdigit() else query
-    if not pipeline.remove_saved_query(key, cli_settings(data_dir)):
-        raise InputError(f"no saved query {query!r}", "see `litmine schedule list`")
-    out.print(f"removed {query!r}", markup=False)
-
-
-@schedule_app.command("run")
-@handle_errors
-def schedule_run(
-    query: Annotated[
-        str | None, typer.Argument(help="Saved query text or id; all when omitted.")
-    ] = None,
-    data_dir: DataDirOpt = None,
-) -> None:
-    """Run saved queries once now through the Prefect nightly flow."""
-    from flows.nightly import nightly_ingest
-
-    settings = cli_settings(data_dir)
-    key: str | int | None = int(query) if query and query.isdigit() else query
-    reports = nightly_ingest(query=key, data_dir=str(settings.data_dir))
-    for name, line in reports.items():
-        out.print(f"{name}: {line}", markup=False, highlight=False)
-
-
-@schedule_app.command("serve")
-@handle_errors
-def schedule_serve(data_dir: DataDirOpt = None) -> None:
-    """Serve the nightly deployments (one per saved query) with their cron schedules."""
-    from flows.nightly import serve
-
-    serve(data_dir=str(cli_settings(data_dir).data_dir))
-
-
+app.command("ingest")(ingest)
+app.command("status")(status)
 app.add_typer(index_app, name="index")
 app.command("search")(search_command)
 app.add_typer(eval_app, name="eval")
