@@ -12,9 +12,17 @@ ratio to pubmed_parser within each round. Results go to stdout and to
 
 ``litmine_ingest`` is the user path (``litmine ingest --file``): it parses in
 worker processes while the measured process writes the database, so its CPU
-time includes the workers' (``RUSAGE_CHILDREN``) and its report gives the
-workers' peak RSS too. The goal of the benchmark is ``target`` in the JSON:
-litmine_ingest at 3x pubmed_parser's wall-clock records/s, in the same run.
+time includes the workers' (reaped by this process or by multiprocessing's
+fork server; read from ``/proc`` on Linux) and its report gives the workers'
+peak RSS too (sampled ``VmHWM``). The goal of the benchmark is ``target`` in
+the JSON: litmine_ingest at 3x pubmed_parser's wall-clock records/s, in the
+same run.
+
+``--baseline-tree PATH`` adds ``litmine_ingest_baseline``: the same ingest run
+from another checkout of litmine (e.g. ``git worktree add /tmp/base <commit>``,
+with its compiled extensions built or copied in), interleaved with the others
+in every round, so a change to ingest is judged against its parent in one run
+(``ab`` in the JSON gives both ratios to pubmed_parser, round by round).
 
 Reusable pieces for further measurements (e.g. parse + store):
 
@@ -181,8 +189,84 @@ class Timing:
 
 
 def _children_cpu_s() -> float:
+    """CPU time of this process's child processes, the workers included.
+
+    ``RUSAGE_CHILDREN`` counts the children this process has reaped. Parse
+    workers forked by multiprocessing's fork server are its children, not
+    ours: their time reaches the server (still running) when it reaps them,
+    so the live children's own and reaped-children times are added (Linux).
+    """
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+    return usage.ru_utime + usage.ru_stime + sum(_proc_cpu_s(pid) for pid in _children())
+
+
+def _children(pid: int | str = "self") -> list[int]:
+    """Live child processes of ``pid`` (Linux; none elsewhere)."""
+    found: list[int] = []
+    tasks = Path(f"/proc/{pid}/task")
+    if not tasks.is_dir():
+        return found
+    for task in tasks.iterdir():
+        try:
+            found += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            continue
+    return found
+
+
+def _descendants() -> list[int]:
+    found, todo = [], _children()
+    while todo:
+        pid = todo.pop()
+        found.append(pid)
+        todo += _children(pid)
+    return found
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """A live process's CPU time plus that of the children it has reaped."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:  # gone meanwhile
+        return 0.0
+    # fields[11:15]: utime, stime, cutime, cstime (stat fields 14-17), in clock ticks
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+class _PeakRssWatch:
+    """Samples the peak RSS (``VmHWM``) of every descendant process from a thread.
+
+    ``RUSAGE_CHILDREN`` reports only children this process reaped; workers
+    forked by a fork server are not among them. ``VmHWM`` is a high-water
+    mark, so sampling each worker once before it exits is enough.
+    """
+
+    def __init__(self, every_s: float = 0.1) -> None:
+        import threading
+
+        self.peak_kib = 0
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> _PeakRssWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            for pid in _descendants():
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                except OSError:
+                    continue
+                for line in status.splitlines():
+                    if line.startswith("VmHWM:"):
+                        self.peak_kib = max(self.peak_kib, int(line.split()[1]))
 
 
 def time_it(fn: Callable[[], int], *, repeat: int = 3) -> Timing:
@@ -258,6 +342,16 @@ def run_litmine_store(path: Path) -> int:
 def run_litmine_ingest(path: Path) -> int:
     """The full ``litmine ingest --file`` path: parse (worker processes), store, passages."""
     from litmine.config import load_settings
+    from litmine.ingest import ingest_files
+
+    with tempfile.TemporaryDirectory(prefix="litmine-ingest-") as tmp:
+        report = ingest_files([path], load_settings(data_dir=Path(tmp)))
+        return report.new + report.updated + report.unchanged
+
+
+def run_litmine_ingest_baseline(path: Path) -> int:
+    """``litmine_ingest`` from the ``--baseline-tree`` checkout (through its old import path)."""
+    from litmine.config import load_settings
     from litmine.pipeline import ingest_files
 
     with tempfile.TemporaryDirectory(prefix="litmine-ingest-") as tmp:
@@ -268,7 +362,7 @@ def run_litmine_ingest(path: Path) -> int:
 def run_litmine_ingest_inprocess(path: Path) -> int:
     """``litmine_ingest`` with no worker processes (``workers=0``), for comparison."""
     from litmine.config import load_settings
-    from litmine.pipeline import ingest_files
+    from litmine.ingest import ingest_files
 
     with tempfile.TemporaryDirectory(prefix="litmine-ingest-") as tmp:
         report = ingest_files([path], load_settings(data_dir=Path(tmp)), workers=0)
@@ -281,6 +375,7 @@ RUNNERS: dict[str, Callable[[Path], int]] = {
     "litmine_ingest": run_litmine_ingest,
     "litmine_ingest_inprocess": run_litmine_ingest_inprocess,
     "litmine_ingest_pure_xml": run_litmine_ingest,
+    "litmine_ingest_baseline": run_litmine_ingest_baseline,
     "pubmed_parser": run_pubmed_parser,
     "bio_entrez": run_bio_entrez,
 }
@@ -288,7 +383,7 @@ RUNNERS: dict[str, Callable[[Path], int]] = {
 
 _INGEST_MODULES = (
     "litmine.config",
-    "litmine.pipeline",
+    "litmine.ingest",
     "litmine.parse",
     "litmine.store",
     "litmine.passages",
@@ -300,6 +395,13 @@ PRELOAD: dict[str, tuple[str, ...]] = {
     "litmine_ingest": _INGEST_MODULES,
     "litmine_ingest_inprocess": _INGEST_MODULES,
     "litmine_ingest_pure_xml": _INGEST_MODULES,
+    "litmine_ingest_baseline": (
+        "litmine.config",
+        "litmine.pipeline",
+        "litmine.parse",
+        "litmine.store",
+        "litmine.passages",
+    ),
     "pubmed_parser": ("pubmed_parser",),
     "bio_entrez": ("Bio.Entrez",),
 }
@@ -318,6 +420,9 @@ GOAL_RATIO = 3.0
 MAX_REPEAT: dict[str, int] = {"bio_entrez": 1}
 """Readers too slow/big to repeat by default (override with --repeat-all)."""
 
+BASELINE = "litmine_ingest_baseline"
+"""The runner that needs ``--baseline-tree`` (left out without it)."""
+
 
 def _worker(name: str, path: Path, repeat: int, trace: bool) -> dict[str, Any]:
     """Run one measurement in this (fresh) process and report it."""
@@ -327,13 +432,20 @@ def _worker(name: str, path: Path, repeat: int, trace: bool) -> dict[str, Any]:
         importlib.import_module(module)
     runner = RUNNERS[name]
     rss_before_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    timing = time_it(lambda: runner(path), repeat=repeat)
+    with _PeakRssWatch() as watch:
+        timing = time_it(lambda: runner(path), repeat=repeat)
     peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     result: dict[str, Any] = {"name": name, **timing.as_dict()}
+    if name.startswith("litmine"):
+        import litmine
+
+        result["litmine_from"] = str(Path(litmine.__file__).parent.parent)
     result["peak_rss_mib"] = round(peak_mib, 1)
     result["rss_after_imports_mib"] = round(rss_before_mib, 1)
     result["peak_rss_growth_mib"] = round(peak_mib - rss_before_mib, 1)
-    children_mib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    children_mib = (
+        max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, watch.peak_kib) / 1024
+    )
     if children_mib:
         # Largest child process (each parse worker streams its own chunks).
         result["peak_rss_children_mib"] = round(children_mib, 1)
@@ -346,11 +458,24 @@ def _worker(name: str, path: Path, repeat: int, trace: bool) -> dict[str, Any]:
     return result
 
 
-def measure(name: str, path: Path, *, repeat: int = 3, trace: bool = False) -> dict[str, Any]:
-    """Run the runner ``name`` in a fresh subprocess and return its report."""
+def measure(
+    name: str,
+    path: Path,
+    *,
+    repeat: int = 3,
+    trace: bool = False,
+    baseline_tree: Path | None = None,
+) -> dict[str, Any]:
+    """Run the runner ``name`` in a fresh subprocess and return its report.
+
+    ``baseline_tree`` is the checkout :data:`BASELINE` imports litmine from.
+    """
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--file", str(path)]
     cmd += ["--repeat", str(repeat)] + (["--tracemalloc"] if trace else [])
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    tree = baseline_tree if name == BASELINE else ROOT
+    if tree is None:
+        return {"name": name, "error": "give --baseline-tree"}
+    env = dict(os.environ, PYTHONPATH=str(tree) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.update(ENVIRONMENT.get(name, {}))
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
     if proc.returncode != 0:
@@ -374,18 +499,27 @@ def _merge_rounds(name: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
         if values:
             merged[key] = max(values)
     merged["rss_after_imports_mib"] = runs[0]["rss_after_imports_mib"]
+    if "litmine_from" in runs[0]:
+        merged["litmine_from"] = runs[0]["litmine_from"]
     if "tracemalloc_peak_mib" in runs[0]:
         merged["tracemalloc_peak_mib"] = runs[0]["tracemalloc_peak_mib"]
     return merged
 
 
-def run_benchmark(path: Path, repeats: dict[str, int], *, trace: bool = False) -> dict[str, Any]:
+def run_benchmark(
+    path: Path,
+    repeats: dict[str, int],
+    *,
+    trace: bool = False,
+    baseline_tree: Path | None = None,
+) -> dict[str, Any]:
     """Measure each named runner on ``path`` (fresh subprocess each) and compare.
 
     Args:
         path: The input file (gzipped for pubmed_parser).
         repeats: Runner name -> number of timed runs (best counts).
         trace: Also report a tracemalloc peak per runner (one extra run).
+        baseline_tree: Checkout that :data:`BASELINE` runs (see the module doc).
 
     Returns:
         The JSON-ready report: file facts, machine, per-runner results and
@@ -398,7 +532,11 @@ def run_benchmark(path: Path, repeats: dict[str, int], *, trace: bool = False) -
     for r in range(max(repeats.values(), default=0)):
         for name, repeat in repeats.items():
             if r < repeat:
-                rounds[name].append(measure(name, path, repeat=1, trace=trace and r == 0))
+                rounds[name].append(
+                    measure(
+                        name, path, repeat=1, trace=trace and r == 0, baseline_tree=baseline_tree
+                    )
+                )
     results = {name: _merge_rounds(name, runs) for name, runs in rounds.items()}
     raw_size = None
     if str(path).endswith(".gz"):
@@ -429,7 +567,7 @@ def run_benchmark(path: Path, repeats: dict[str, int], *, trace: bool = False) -
         paired = [round(b / m, 2) for m, b in zip(mine, base, strict=False) if m > 0]
         target["paired_wall_ratios"] = paired
         target["paired_wall_ratio_median"] = round(statistics.median(paired), 2) if paired else None
-    return {
+    report: dict[str, Any] = {
         "benchmark": "parse_throughput",
         "target": target,
         "file": {"path_name": path.name, "bytes": path.stat().st_size, "xml_bytes": raw_size},
@@ -444,6 +582,26 @@ def run_benchmark(path: Path, repeats: dict[str, int], *, trace: bool = False) -
         "results": results,
         "ratios": ratios,
     }
+    if BASELINE in results and baseline_tree is not None:
+        report["ab"] = _ab(results, baseline_tree)
+    return report
+
+
+def _ab(results: dict[str, Any], baseline_tree: Path) -> dict[str, Any]:
+    """litmine_ingest against the baseline checkout's, round by round, in one run."""
+    new, old, base = (results.get(n, {}) for n in ("litmine_ingest", BASELINE, "pubmed_parser"))
+    out: dict[str, Any] = {"baseline_tree": str(baseline_tree)}
+    if any("error" in r or "wall_s" not in r for r in (new, old, base)):
+        return out
+    rounds = list(zip(new["wall_s"], old["wall_s"], base["wall_s"], strict=False))
+    # Speed ratios (records/s) to pubmed_parser within each round, and new vs old.
+    out["new_vs_pubmed_parser"] = [round(b / n, 2) for n, _, b in rounds]
+    out["baseline_vs_pubmed_parser"] = [round(b / o, 2) for _, o, b in rounds]
+    out["new_vs_baseline"] = [round(o / n, 3) for n, o, _ in rounds]
+    out["new_vs_baseline_median"] = round(statistics.median(out["new_vs_baseline"]), 3)
+    out["new_vs_baseline_best"] = round(old["best_wall_s"] / new["best_wall_s"], 3)
+    out["cpu_new_vs_baseline_best"] = round(old["best_cpu_s"] / new["best_cpu_s"], 3)
+    return out
 
 
 def _compiled_parts() -> dict[str, bool]:
@@ -457,7 +615,7 @@ def _compiled_parts() -> dict[str, bool]:
     }
 
 
-def byte_compile() -> None:
+def byte_compile(root: Path = ROOT) -> None:
     """Write litmine's cached bytecode, as pip does for an installed package.
 
     Every timed run starts fresh interpreters (the measured process and its
@@ -467,7 +625,7 @@ def byte_compile() -> None:
     """
     import compileall
 
-    compileall.compile_dir(ROOT / "litmine", quiet=1)
+    compileall.compile_dir(root / "litmine", quiet=1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -481,6 +639,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--repeat-all", action="store_true", help="also repeat readers listed in MAX_REPEAT"
     )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help=f"another litmine checkout: adds {BASELINE}, ingest run from there",
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -492,7 +655,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"SKIP: shared test data not found at {ENTREZ_DIR} (../shared/data beside the repo)")
         return 0
 
-    names = args.only or list(RUNNERS)
+    names = args.only or [n for n in RUNNERS if n != BASELINE]
+    if args.baseline_tree is not None and BASELINE not in names:
+        names.append(BASELINE)
     repeats = {
         name: args.repeat
         if args.repeat_all
@@ -500,6 +665,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in names
     }
     byte_compile()
+    if args.baseline_tree is not None:
+        byte_compile(args.baseline_tree)
     with tempfile.TemporaryDirectory(prefix="litmine-bench-") as tmp:
         path = args.file
         generated_s = None
@@ -508,7 +675,9 @@ def main(argv: list[str] | None = None) -> int:
             start = time.perf_counter()
             make_large_file(path, args.records)
             generated_s = round(time.perf_counter() - start, 2)
-        report = run_benchmark(path, repeats, trace=args.tracemalloc)
+        report = run_benchmark(
+            path, repeats, trace=args.tracemalloc, baseline_tree=args.baseline_tree
+        )
         report["file"]["generated_in_s"] = generated_s
     text = json.dumps(report, indent=2)
     print(text)

@@ -1,1 +1,1 @@
-"""Prefect 3 flows: thin task wrappers over :mod:`litmine.pipeline`."""
+"""Prefect 3 flows: thin task wrappers over :mod:`litmine.ingest` and the stage jobs."""

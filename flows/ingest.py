@@ -6,14 +6,14 @@ import datetime as dt
 
 from prefect import flow, task
 
-from litmine import pipeline
 from litmine.config import load_settings
+from litmine.ingest import ingest_files, ingest_query
 
 
 @task
 def ingest_files_task(paths: list[str], data_dir: str | None) -> str:
     """Ingest local PubMed XML / MEDLINE / BEIR JSONL files."""
-    return pipeline.ingest_files(paths, load_settings(data_dir=data_dir)).line()
+    return ingest_files(paths, load_settings(data_dir=data_dir)).line()
 
 
 @task
@@ -26,9 +26,7 @@ def ingest_query_task(
 ) -> str:
     """Ingest one PubMed query (network retries live in the Entrez gateway)."""
     settings = load_settings(data_dir=data_dir)
-    return pipeline.ingest_query(
-        query, settings, since=since, until=until, max_records=max_records
-    ).line()
+    return ingest_query(query, settings, since=since, until=until, max_records=max_records).line()
 
 
 @flow(name="litmine-ingest")

@@ -20,10 +20,12 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.states import State
 from prefect.tasks import Task
 
-from litmine import pipeline
+from litmine import ingest
 from litmine.config import Settings, load_settings
 from litmine.errors import InputError, StoreError
 from litmine.fetch.entrez import SearchWindow
+from litmine.pipeline import extract_entities as extract_stage
+from litmine.pipeline import update_vector_index
 from litmine.store import SavedQuery
 from litmine.types import IngestReport
 
@@ -44,29 +46,29 @@ def plan_windows(
     saved: SavedQuery, settings: Settings, until: dt.date | None
 ) -> list[SearchWindow]:
     """ESearch the saved query from its watermark, split into pageable windows."""
-    with pipeline.open_gateway(settings) as gateway:
-        return pipeline.plan_query(
-            gateway, saved.query, pipeline.incremental_since(saved, settings), until
+    with ingest.open_gateway(settings) as gateway:
+        return ingest.plan_query(
+            gateway, saved.query, ingest.incremental_since(saved, settings), until
         )
 
 
 @task(retries=3, retry_delay_seconds=[5, 30, 120], retry_condition_fn=_only_local_failures)
 def ingest_window(saved: SavedQuery, window: SearchWindow, settings: Settings) -> IngestReport:
     """Fetch, parse and commit one window, then advance the query's watermark."""
-    with pipeline.open_store(settings) as store, pipeline.open_gateway(settings) as gateway:
-        return pipeline.ingest_window(store, gateway, window, settings, saved_query_id=saved.id)
+    with ingest.open_store(settings) as store, ingest.open_gateway(settings) as gateway:
+        return ingest.ingest_window(store, gateway, window, settings, saved_query_id=saved.id)
 
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=_only_local_failures)
 def extract_entities(settings: Settings) -> int:
     """Entity stage over the articles not processed yet (resumable)."""
-    return pipeline.extract_entities(settings)
+    return extract_stage(settings)
 
 
 @task(retries=2, retry_delay_seconds=30, retry_condition_fn=_only_local_failures)
 def update_index(settings: Settings) -> str:
     """Embedding stage: add new passages to the FAISS index, drop deleted ones."""
-    return pipeline.update_vector_index(settings).line()
+    return update_vector_index(settings).line()
 
 
 @flow(name="litmine-nightly", log_prints=True)
@@ -92,16 +94,16 @@ def nightly_ingest(
     logger = get_run_logger()
     settings = load_settings(data_dir=data_dir)
     if query is None:
-        queries = pipeline.list_saved_queries(settings)
+        queries = ingest.list_saved_queries(settings)
     else:
-        queries = [pipeline.get_saved_query(query, settings)]
+        queries = [ingest.get_saved_query(query, settings)]
     if not queries:
         raise InputError("no saved queries", 'add one with `litmine schedule add "QUERY"`')
     reports: dict[str, str] = {}
     for saved in queries:
         with (
-            pipeline.open_store(settings) as store,
-            pipeline.tracked_run(
+            ingest.open_store(settings) as store,
+            ingest.tracked_run(
                 store, "nightly", {"query": saved.query, "query_id": saved.id}
             ) as total,
         ):
@@ -118,7 +120,7 @@ def nightly_ingest(
 def serve(data_dir: str | None = None) -> None:
     """Serve one cron deployment per saved query (blocks until interrupted)."""
     settings = load_settings(data_dir=data_dir)
-    queries = pipeline.list_saved_queries(settings)
+    queries = ingest.list_saved_queries(settings)
     if not queries:
         raise InputError("no saved queries to serve", 'add one with `litmine schedule add "QUERY"`')
     deployments = [

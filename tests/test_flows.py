@@ -9,7 +9,7 @@ import pytest
 from prefect.testing.utilities import prefect_test_harness
 
 from flows.nightly import nightly_ingest
-from litmine import pipeline
+from litmine import ingest
 from litmine.config import Settings, load_settings
 from tests.entrez_replay import Corpus, EntrezReplay, Fault
 
@@ -33,7 +33,7 @@ def test_nightly_flow_ingests_and_advances_watermark(
 ) -> None:
     corpus = entrez_replay.use_corpus(Corpus.spread(80, dt.date(2024, 2, 1), dt.date(2024, 2, 20)))
     settings = _settings(entrez_replay, monkeypatch, batch_size=25, search_window=50)
-    saved = pipeline.add_saved_query("heart failure", settings)
+    saved = ingest.add_saved_query("heart failure", settings)
     until = dt.date(2024, 2, 25)
 
     state = nightly_ingest(
@@ -42,8 +42,8 @@ def test_nightly_flow_ingests_and_advances_watermark(
     assert state.is_completed()
     reports = state.result()
     assert reports["heart failure"] == "fetched 80 / new 80 / updated 0 / deleted 0 / failed 0"
-    assert pipeline.get_saved_query(saved.id, settings).watermark == until
-    status = pipeline.status(settings)
+    assert ingest.get_saved_query(saved.id, settings).watermark == until
+    status = ingest.status(settings)
     assert status.counts.articles == len(corpus)
     # The entity and embedding stages ran on what was ingested.
     with_text = status.counts.articles - status.counts.articles_without_abstract
@@ -69,7 +69,7 @@ def test_network_failure_is_retried_in_one_layer_only(
 ) -> None:
     entrez_replay.use_corpus(Corpus.spread(10, dt.date(2024, 2, 1), dt.date(2024, 2, 2)))
     settings = _settings(entrez_replay, monkeypatch, max_retries=2)
-    saved = pipeline.add_saved_query("copd", settings)
+    saved = ingest.add_saved_query("copd", settings)
     entrez_replay.fail("efetch", Fault.http(500), times=50)
 
     state = nightly_ingest(
@@ -81,5 +81,5 @@ def test_network_failure_is_retried_in_one_layer_only(
     assert state.is_failed()
     # The gateway tried 1 + max_retries times; Prefect did not multiply that.
     assert len(entrez_replay.requests_for("efetch")) == 3
-    assert pipeline.get_saved_query(saved.id, settings).watermark is None
-    assert pipeline.status(settings).runs[0].status == "failed"
+    assert ingest.get_saved_query(saved.id, settings).watermark is None
+    assert ingest.status(settings).runs[0].status == "failed"
