@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -38,6 +40,20 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _restore_litmine_logger() -> Iterator[None]:
+    """Undo what the CLI's root callback does to the ``litmine`` logger (level, handlers).
+
+    Without this, a test that runs a command leaves the logger at ERROR, and a later
+    test expecting a litmine warning in ``caplog`` sees nothing.
+    """
+    logger = logging.getLogger("litmine")
+    level, handlers = logger.level, list(logger.handlers)
+    yield
+    logger.setLevel(level)
+    logger.handlers[:] = handlers
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings pointing at a fresh temporary data dir."""
@@ -45,8 +61,6 @@ def settings(tmp_path: Path) -> Settings:
 
 
 # -- NCBI E-utilities replay server (tests/entrez_replay.py) ------------------------------
-from collections.abc import Iterator  # noqa: E402
-
 from tests.entrez_replay import EntrezReplay, running_replay  # noqa: E402
 
 
