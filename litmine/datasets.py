@@ -97,7 +97,7 @@ def build_collection(
     Returns:
         The counts, and why entities were skipped.
     """
-    from litmine.pipeline import ingest_files, open_store
+    from litmine.ingest import ingest_files, open_store
     from litmine.vectors.build import build_index
     from litmine.vectors.embed import load_embedder
 

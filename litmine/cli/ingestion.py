@@ -6,7 +6,7 @@ Mounted on the main app by :mod:`litmine.cli.root`::
     app.command("status")(status)
     app.add_typer(schedule_app, name="schedule")
 
-Each command makes one call into :mod:`litmine.pipeline` (or the Prefect flow
+Each command makes one call into :mod:`litmine.ingest` (or the Prefect flow
 of :mod:`flows.nightly`), imported inside the command.
 """
 
@@ -62,7 +62,7 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Ingest PubMed records from Entrez (--query) or local files (--file PATH...)."""
-    from litmine import pipeline
+    from litmine import ingest as jobs
 
     if bool(query) == bool(file):
         raise InputError("give exactly one of --query or --file", "see `litmine ingest --help`")
@@ -73,10 +73,10 @@ def ingest(
     settings = cli_settings(data_dir, entrez={"batch_size": batch_size, "eutils_url": eutils_url})
     with progress_bar("ingesting") as bar:
         if file:
-            report = pipeline.ingest_files(paths or [], settings, progress=bar)
+            report = jobs.ingest_files(paths or [], settings, progress=bar)
         else:
             assert query is not None
-            report = pipeline.ingest_query(
+            report = jobs.ingest_query(
                 query,
                 settings,
                 since=parse_date(since, "--since"),
@@ -99,9 +99,9 @@ def status(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     """Counts, the last runs and each saved query's watermark."""
     from rich.table import Table
 
-    from litmine import pipeline
+    from litmine import ingest as jobs
 
-    report = pipeline.status(cli_settings(data_dir))
+    report = jobs.status(cli_settings(data_dir))
     if as_json:
         out.print_json(to_json(report))
         return
@@ -139,9 +139,9 @@ def schedule_add(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Save a query for the nightly incremental flow."""
-    from litmine import pipeline
+    from litmine import ingest as jobs
 
-    saved = pipeline.add_saved_query(query, cli_settings(data_dir), cron=cron)
+    saved = jobs.add_saved_query(query, cli_settings(data_dir), cron=cron)
     out.print(f"saved query {saved.id}: {saved.query!r} cron {saved.cron}", markup=False)
 
 
@@ -149,9 +149,9 @@ def schedule_add(
 @handle_errors
 def schedule_list(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     """List saved queries with their cron and watermark."""
-    from litmine import pipeline
+    from litmine import ingest as jobs
 
-    queries = pipeline.list_saved_queries(cli_settings(data_dir))
+    queries = jobs.list_saved_queries(cli_settings(data_dir))
     if as_json:
         out.print_json(to_json(queries))
         return
@@ -169,10 +169,10 @@ def schedule_remove(
     data_dir: DataDirOpt = None,
 ) -> None:
     """Forget a saved query."""
-    from litmine import pipeline
+    from litmine import ingest as jobs
 
     key: str | int = int(query) if query.isdigit() else query
-    if not pipeline.remove_saved_query(key, cli_settings(data_dir)):
+    if not jobs.remove_saved_query(key, cli_settings(data_dir)):
         raise InputError(f"no saved query {query!r}", "see `litmine schedule list`")
     out.print(f"removed {query!r}", markup=False)
 

@@ -114,7 +114,7 @@ def index_adapt(
     as_json: JsonOpt = False,
 ) -> None:
     """Fine-tune the embedding model on this collection's title -> passage pairs (no labels)."""
-    from litmine.pipeline import open_store
+    from litmine.ingest import open_store
     from litmine.vectors.adapt import adapt_from_store
 
     settings = cli_settings(data_dir)
@@ -151,7 +151,7 @@ def index_adapt(
 @handle_errors
 def index_verify(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     """Check the index against the store and the settings; exit 1 when it is not ok."""
-    from litmine.pipeline import open_store
+    from litmine.ingest import open_store
     from litmine.vectors.build import verify_index
 
     settings = cli_settings(data_dir)
