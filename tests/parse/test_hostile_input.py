@@ -368,3 +368,24 @@ def test_pure_python_switch_by_environment(monkeypatch: pytest.MonkeyPatch) -> N
     records, error = read(document(citation(1, "a &lol4; b"), prolog=_laughs(4)))
     assert error is None
     _assert_nothing_expanded(records)
+
+
+def test_ingest_never_expands_entities(tmp_path: Path) -> None:
+    secret = _secret_file(tmp_path).as_uri()
+    doctype = f'<!DOCTYPE PubmedArticleSet [<!ENTITY xxe SYSTEM "{secret}">]>\n'
+    xxe = tmp_path / "xxe.xml"
+    xxe.write_bytes(document(citation(1, "a &xxe; b", "x &xxe; y"), prolog=PROLOG + doctype))
+    laughs = tmp_path / "laughs.xml"
+    laughs.write_bytes(document(citation(2, "a &lol9; b"), prolog=_laughs(9)))
+    data = tmp_path / "data"
+    args = ["ingest", "--file", str(xxe), str(laughs), "--data-dir", str(data)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "new 1 /" in result.stdout and "failed 1" in result.stdout
+    (skipped,) = [line for line in result.stderr.splitlines() if str(laughs) in line]
+    assert "amplification" in skipped and "internal subset" in skipped
+    with Store.open(load_settings(data_dir=data), read_only=True) as store:
+        article = store.get_article("1")
+        assert article is not None and article.title == "a &xxe; b"
+        assert SECRET not in repr(article) and store.get_article("2") is None
+        assert all(SECRET not in p.text for p in store.passages_for("1"))
