@@ -389,3 +389,26 @@ def test_ingest_never_expands_entities(tmp_path: Path) -> None:
         assert article is not None and article.title == "a &xxe; b"
         assert SECRET not in repr(article) and store.get_article("2") is None
         assert all(SECRET not in p.text for p in store.passages_for("1"))
+
+
+def test_beir_jsonl_bad_lines_are_record_errors(tmp_path: Path) -> None:
+    good = '{"_id": "d1", "title": "Café", "text": "x"}\n'.encode()
+    last = b'{"_id": "d3", "title": "t3", "text": "z"}\n'
+    deep = b'{"_id": "d2", "title": "t", "text": "y", "metadata": ' + b"[" * 10_000
+    cases = {
+        "deep": deep + b"]" * 10_000 + b"}\n",
+        "invalid-utf8": b'{"_id": "d2", "title": "bad \xff", "text": "y"}\n',
+        "cut": b'{"_id": "d2", "title": "t\n',
+    }
+    for label, line in cases.items():
+        path = tmp_path / f"{label}.jsonl"
+        path.write_bytes(good + line + last)
+        records = list(read_file(path))
+        assert len(records) == 3, label
+        assert [a.pmid for a in records if isinstance(a, Article)] == ["d1", "d3"], label
+        error = records[1]
+        assert isinstance(error, RecordError) and f"{path} line 2" in str(error), label
+    wide = tmp_path / "wide.jsonl"
+    wide.write_bytes((good + last).decode().encode("utf-16"))
+    with pytest.raises(InputError, match="is UTF-16LE text"):
+        read_file(wide)
