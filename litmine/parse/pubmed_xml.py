@@ -954,7 +954,7 @@ _LIBXML_ADVICE_RE = re.compile(r",? *(?:use|try) XML_PARSE_HUGE(?: option)?|,? *
 # What to do about a libxml2 error, by words of its message (first match wins).
 _HINTS = (
     (
-        ("encoding", "utf-8", "utf-16", "char 0x", "not allowed in"),
+        ("encoding", "utf-8", "utf-16", "char 0x"),
         "the file is not in the encoding its XML declaration names (UTF-8 when it names "
         "none): convert it (iconv -t UTF-8) or declare the right encoding",
     ),
