@@ -107,7 +107,7 @@ class WebService:
         # One SQLite connection and one set of models: serialise the requests.
         self._lock = threading.RLock()
         # Publication type (lower case) -> whether a stored article has it.
-        self._known_pub_types: dict[str, bool] = {}
+        self._known_pub_types: set[str] = set()
 
     def _locked(self, func: Callable[[], T]) -> T:
         with self._lock:
@@ -173,9 +173,10 @@ class WebService:
     def check_pub_types(self, pub_types: Sequence[str]) -> None:
         """Refuse publication types that no stored article has (a typo finds nothing).
 
-        What the store says about a type is remembered for the app's life (a
-        type that arrives with a later ingest needs a restart), so that a URL
-        repeating an unknown type costs one lookup, not one per request.
+        A type the store knows is remembered for the app's life, so that
+        repeated filters cost one lookup. An unknown one is asked again on each
+        request: a later ingest (the nightly run, another writer) may bring it,
+        and the page must not need a restart to see it.
 
         Raises:
             InputError: A type is unknown to the collection.
@@ -183,12 +184,13 @@ class WebService:
         for pub_type in pub_types:
             key = pub_type.lower()
             with self._lock:
-                known = self._known_pub_types.get(key)
-                if known is None:
+                known = key in self._known_pub_types
+                if not known:
                     known = bool(self.searcher().store.filter_pmids(pub_types=(pub_type,)))
-                    if len(self._known_pub_types) >= _PUB_TYPE_CACHE:
-                        self._known_pub_types.clear()  # bounded: URLs can name anything
-                    self._known_pub_types[key] = known
+                    if known:
+                        if len(self._known_pub_types) >= _PUB_TYPE_CACHE:
+                            self._known_pub_types.clear()  # bounded
+                        self._known_pub_types.add(key)
             if not known:
                 raise InputError(
                     f"unknown publication type {pub_type[:100]!r}: no stored article has it",

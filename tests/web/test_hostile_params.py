@@ -168,3 +168,38 @@ def test_serve_warns_off_loopback(
     assert len(warnings) == (1 if warned else 0), result.output
     if warned:
         assert warnings[0].startswith("litmine: warning:") and host in warnings[0]
+
+
+def test_a_publication_type_that_arrives_later_is_accepted_without_a_restart(
+    tmp_path: Any,
+) -> None:
+    from litmine.config import load_settings
+    from litmine.search import Searcher
+    from litmine.store import Store
+    from litmine.types import Article, PubDate
+    from tests.search_helpers import ARTICLES, fill
+
+    settings = load_settings(data_dir=tmp_path / "data")
+    with Store.open(settings) as rw:
+        fill(rw, settings, ARTICLES[:3])
+    reader = Store.open(settings, read_only=True)
+    app = create_app(settings, searcher=Searcher(settings, store=reader))
+    params = {"q": "aspirin", "pub_type": "Case Reports", "mode": "bm25"}
+    try:
+        with TestClient(app, raise_server_exceptions=False) as c:
+            first = c.get("/api/search", params=params)
+            assert first.status_code == 400 and "unknown publication type" in first.text
+            late = Article(
+                pmid="3001",
+                title="Aspirin overdose in a child",
+                abstract="A case of aspirin overdose treated with dialysis.",
+                pub_date=PubDate(year=2021),
+                publication_types=["Case Reports"],
+            )
+            with Store.open(settings) as rw:  # a nightly ingest, while the page runs
+                fill(rw, settings, [late])
+            again = c.get("/api/search", params=params)
+            assert again.status_code == 200, again.text
+            assert [h["pmid"] for h in again.json()["hits"]] == ["3001"]
+    finally:
+        reader.close()
