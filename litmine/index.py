@@ -418,6 +418,7 @@ class PassageIndex:
         for old in folder.glob("index-*.faiss"):  # superseded versions
             if old.name != index_name:
                 old.unlink(missing_ok=True)
+        _remove_orphaned_temps(folder)
         return manifest_path
 
     @classmethod
@@ -748,9 +749,31 @@ def _normalize_rows(vectors: np.ndarray) -> None:
 
 
 def _temp_path(folder: Path, prefix: str, suffix: str) -> Path:
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+    # The writer's pid in the name tells a later save whether the file is orphaned.
+    fd, name = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=folder)
     os.close(fd)
     return Path(name)
+
+
+_TEMP_NAME = re.compile(r"\.[\w-]+?-(\d+)-\w+\.(?:faiss|json)\.tmp")
+
+
+def _remove_orphaned_temps(folder: Path) -> None:
+    """Delete the temporary files of writers that died before renaming them (kill -9).
+
+    A killed ``save`` leaves a whole index file behind under a temporary name;
+    without this, every such crash would keep its size on disk for good.
+    Files of this process or of a live process (another save) are kept.
+    """
+    from litmine.store import _pid_alive
+
+    for path in folder.glob(".*.tmp"):
+        match = _TEMP_NAME.fullmatch(path.name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and not _pid_alive(pid):
+            path.unlink(missing_ok=True)
 
 
 def _fsync(path: Path) -> None:
