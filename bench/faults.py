@@ -20,7 +20,9 @@ step through the real command line in its own process group:
     articles are ingested, and ``litmine index update`` is killed
     ``--index-kills`` times; after each kill ``litmine index verify`` must fail
     whenever the saved index (its manifest's vector count) differs from the
-    store's passages. A last update must repair it (verify passes).
+    store's passages. One more kill is aimed at the save (the moment the new
+    index file appears under its temporary name). A last update must repair
+    it: verify passes and no temporary file is left.
 
 ``--concurrent``
     ``litmine serve`` on 127.0.0.1 answers a fixed sequence of ``/api/search``
@@ -155,6 +157,7 @@ def run_and_kill(
     timeout: float = 1800,
     on_start: Callable[[int], None] | None = None,
     kill_when: Callable[[], bool] | None = None,
+    poll: float = 0.05,
 ) -> RunResult:
     """Run ``litmine ARGS`` in a new process group; SIGKILL the group after ``kill_after`` s.
 
@@ -167,7 +170,8 @@ def run_and_kill(
         cwd: Working directory.
         timeout: Hard limit: the group is killed then anyway (``rc`` None).
         on_start: Called with the process id once it started.
-        kill_when: Polled every 50 ms; the kill clock starts when it is True.
+        kill_when: Polled every ``poll`` s; the kill clock starts when it is True.
+        poll: Seconds between two calls of ``kill_when``.
 
     Returns:
         The result; ``killed`` is True when this function killed the process
@@ -197,7 +201,7 @@ def run_and_kill(
                 kill_at = now + kill_after
             until = min(hard_deadline, kill_at if kill_at is not None else hard_deadline)
             try:
-                step = 0.05 if kill_when is not None and kill_at is None else until - now
+                step = poll if kill_when is not None and kill_at is None else until - now
                 rc = proc.wait(timeout=max(step, 0.0))
                 break
             except subprocess.TimeoutExpired:
@@ -637,15 +641,28 @@ def kill_index(
         delay = schedule.pop() if schedule else rng.uniform(0.05, 0.9) * span
         res = run_and_kill(["index", "update", "--data-dir", str(data)], delay, env=env, cwd=work)
         check("update", data, delay, res)
-        if res.killed:
-            done += 1
-        else:
-            span = min(span, res.seconds)
+        done += res.killed
+        if not checks[-1]["should_fail"]:  # the update had saved: nothing left to interrupt
+            if not res.killed:
+                span = min(span, res.seconds)
             shutil.rmtree(data)
             shutil.copytree(pending, data)
             checks[-1]["restored_after"] = True
+    # One kill aimed at the save itself: as soon as the new index file is
+    # being written under its temporary name.
+    folder = data / "indexes" / "passages"
+    res = run_and_kill(
+        ["index", "update", "--data-dir", str(data)],
+        0.0,
+        env=env,
+        cwd=work,
+        kill_when=lambda: any(folder.glob(".index-*.tmp")),
+        poll=0.005,
+    )
+    check("save", data, 0.0, res)
     repair = run_litmine(["index", "update", "--data-dir", str(data), "--json"], env=env, cwd=work)
     after = verify(data, env, work)
+    temps_after = sorted(p.name for p in folder.glob(".*.tmp"))
     report = {
         "base_records": base_records,
         "extra_records": extra_records,
@@ -654,7 +671,8 @@ def kill_index(
         "update_estimate_s": round(span, 2),
         "kills": checks,
         "kills_done": sum(1 for c in checks if c["killed"]),
-        "kills_requested": kills + 1,
+        "kills_requested": kills + 2,
+        "kills_mid_update": sum(1 for c in checks if c["killed"] and c["should_fail"]),
         "kills_noticed": sum(1 for c in checks if c["should_fail"] and c["verify"]["rc"] != 0),
         "kills_should_fail": sum(1 for c in checks if c["should_fail"]),
         "verify_wrong": sum(1 for c in checks if not c["verify_right"]),
@@ -665,6 +683,7 @@ def kill_index(
             "stderr_tail": repair.tail() if repair.rc else "",
         },
         "verify_after_repair": after,
+        "temp_files_after_repair": temps_after,
         "store_passages": passage_count(data),
         "index_vectors": manifest_vectors(data),
     }
@@ -672,6 +691,7 @@ def kill_index(
         report["verify_wrong"] == 0
         and report["kills_done"] >= report["kills_requested"]
         and repair.rc == 0
+        and not temps_after
         and after["rc"] == 0
         and after["ok"]
         and report["store_passages"] == report["index_vectors"]
@@ -1068,6 +1088,10 @@ def concurrent(
         "ratios": ratios,
         "writers": writer_report,
         "writers_overlapped": _overlap(intervals),
+        # The update writes the store (and its index) at its end: did that
+        # happen while the ingest held transactions open?
+        "update_finished_during_ingest": len(intervals) == 2
+        and intervals[1][0] < intervals[0][1] < intervals[1][1],
         "errors": errors,
         "error_kinds": error_kinds(idle + loaded_all),
         "server_log": logs,
@@ -1108,6 +1132,7 @@ def load(
     articles: int,
     clients: int,
     duration: float,
+    rounds: int,
     max_requests: int,
     n_questions: int,
     env: dict[str, str],
@@ -1117,71 +1142,104 @@ def load(
 
     Each client stops by itself at the deadline or after ``max_requests``
     requests, whichever comes first; a request still running at the deadline
-    finishes (at most ``request_timeout`` s).
+    finishes (at most ``request_timeout`` s). ``rounds`` such windows run back
+    to back on one server, its RSS taken after each: growth that continues
+    round after round is a leak, a one-off step is warm-up.
 
     Returns:
-        The scenario's report.
+        The scenario's report: the first round's figures at the top level,
+        every round's in ``rounds``.
     """
     data, info = serving_collection(work, articles, env)
     qs = questions(n_questions)
     endpoints = ("/", "/api/search", "/api/ask")
+    per_round: list[dict[str, Any]] = []
     with serve(data, env, work) as server:
         with httpx.Client(base_url=server.url, timeout=request_timeout, trust_env=False) as c:
             for endpoint in endpoints:  # warm-up, unmeasured
                 for q in qs[:2]:
                     request(c, endpoint, {} if endpoint == "/" else {"q": q})
-        rss_before = server.rss_mib()
-        peak = [rss_before]
-        stop = threading.Event()
-
-        def sample_rss() -> None:
-            while not stop.wait(1.0):
-                with contextlib.suppress(psutil.Error):
-                    peak.append(server.rss_mib())
-
-        sampler = threading.Thread(target=sample_rss, daemon=True)
-        sampler.start()
-        start = time.monotonic()
-        deadline = start + duration
-
-        def client_loop(i: int) -> list[Sample]:
-            out: list[Sample] = []
-            with httpx.Client(
-                base_url=server.url, timeout=request_timeout, trust_env=False
-            ) as client:
-                n = 0
-                while n < max_requests and time.monotonic() < deadline:
-                    endpoint = endpoints[(i + n) % len(endpoints)]
-                    q = qs[(i * 7 + n) % len(qs)]
-                    out.append(request(client, endpoint, {} if endpoint == "/" else {"q": q}))
-                    n += 1
-            return out
-
-        with ThreadPoolExecutor(max_workers=clients, thread_name_prefix="client") as pool:
-            per_client = list(pool.map(client_loop, range(clients)))
-        elapsed = time.monotonic() - start
-        stop.set()
-        sampler.join(timeout=5)
-        rss_after = server.rss_mib()
+        rss_start = server.rss_mib()
+        for _ in range(max(1, rounds)):
+            per_round.append(
+                _load_round(server, clients, duration, max_requests, qs, endpoints, request_timeout)
+            )
         logs = server.log_counts()
-    samples = [s for out in per_client for s in out]
-    stats = latency_stats(samples)
+    first = per_round[0]
+    errors = sum(r["errors"] for r in per_round)
+    rss_end = per_round[-1]["rss_mib"]["after"]
     report = {
         "collection": info,
         "clients": clients,
         "duration_s": duration,
-        "elapsed_s": round(elapsed, 2),
         "max_requests_per_client": max_requests,
+        **{k: v for k, v in first.items() if k != "rss_mib"},
+        "rss_mib": {
+            **first["rss_mib"],
+            "end": rss_end,
+            "growth_total": round(rss_end - rss_start, 1),
+            "growth_per_round": [r["rss_mib"]["growth"] for r in per_round],
+        },
+        "rounds": per_round,
+        "errors_all_rounds": errors,
+        "server_log": logs,
+    }
+    report["ok"] = bool(errors == 0 and logs["http_5xx"] == 0)
+    return report
+
+
+def _load_round(
+    server: Server,
+    clients: int,
+    duration: float,
+    max_requests: int,
+    qs: Sequence[str],
+    endpoints: Sequence[str],
+    request_timeout: float,
+) -> dict[str, Any]:
+    """One window of :func:`load`: the clients' requests, latencies and RSS."""
+    rss_before = server.rss_mib()
+    peak = [rss_before]
+    stop = threading.Event()
+
+    def sample_rss() -> None:
+        while not stop.wait(1.0):
+            with contextlib.suppress(psutil.Error):
+                peak.append(server.rss_mib())
+
+    sampler = threading.Thread(target=sample_rss, daemon=True)
+    sampler.start()
+    start = time.monotonic()
+    deadline = start + duration
+
+    def client_loop(i: int) -> list[Sample]:
+        out: list[Sample] = []
+        with httpx.Client(base_url=server.url, timeout=request_timeout, trust_env=False) as client:
+            n = 0
+            while n < max_requests and time.monotonic() < deadline:
+                endpoint = endpoints[(i + n) % len(endpoints)]
+                q = qs[(i * 7 + n) % len(qs)]
+                out.append(request(client, endpoint, {} if endpoint == "/" else {"q": q}))
+                n += 1
+        return out
+
+    with ThreadPoolExecutor(max_workers=clients, thread_name_prefix="client") as pool:
+        per_client = list(pool.map(client_loop, range(clients)))
+    elapsed = time.monotonic() - start
+    stop.set()
+    sampler.join(timeout=5)
+    rss_after = server.rss_mib()
+    samples = [s for out in per_client for s in out]
+    stats = latency_stats(samples)
+    return {
+        "elapsed_s": round(elapsed, 2),
         "requests": len(samples),
         "requests_per_s": round(len(samples) / elapsed, 2),
         "errors": stats["errors"],
         "error_kinds": error_kinds(samples),
         "latency": stats,
         "by_endpoint": {
-            name: {
-                **st,
-                "requests_per_s": round(st["requests"] / elapsed, 2),
-            }
+            name: {**st, "requests_per_s": round(st["requests"] / elapsed, 2)}
             for name, st in by_endpoint(samples).items()
         },
         "requests_per_client": [len(out) for out in per_client],
@@ -1191,10 +1249,7 @@ def load(
             "peak": round(max(peak), 1),
             "growth": round(rss_after - rss_before, 1),
         },
-        "server_log": logs,
     }
-    report["ok"] = bool(stats["errors"] == 0 and logs["http_5xx"] == 0)
-    return report
 
 
 # ---------------------------------------------------------------------------
@@ -1233,7 +1288,8 @@ def summary(name: str, r: dict[str, Any]) -> str:
     return (
         f"load: {r['clients']} clients x {r['duration_s']} s: {r['requests']} requests, "
         f"{r['requests_per_s']} req/s, p50/p95 {lat.get('p50_s')}/{lat.get('p95_s')} s, "
-        f"errors {r['errors']}, RSS {r['rss_mib']['before']} -> {r['rss_mib']['after']} MiB; "
+        f"errors {r['errors_all_rounds']} (all rounds), RSS per round +"
+        f"{r['rss_mib']['growth_per_round']} MiB (from {r['rss_mib']['before']}); "
         f"ok={r['ok']}"
     )
 
@@ -1280,10 +1336,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writer-timeout", type=float, default=900)
     parser.add_argument("--clients", type=int, default=16)
     parser.add_argument("--duration", type=float, default=60.0)
+    parser.add_argument("--rounds", type=int, default=2, help="load: windows on one server")
     parser.add_argument("--max-requests-per-client", type=int, default=5000)
     parser.add_argument("--request-timeout", type=float, default=120.0)
     parser.add_argument("--backend", default=None, help="embed backend (default: onnx-int8/torch)")
     parser.add_argument("--seed", type=int, default=12)
+    parser.add_argument("--tag", help="suffix of the scenarios' keys in the JSON (variants)")
     parser.add_argument("--work", type=Path, help="work folder kept for reuse (default: temp)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
@@ -1356,6 +1414,7 @@ def main(argv: list[str] | None = None) -> int:
                     articles=args.articles,
                     clients=args.clients,
                     duration=args.duration,
+                    rounds=args.rounds,
                     max_requests=args.max_requests_per_client,
                     n_questions=args.questions,
                     env=env,
@@ -1367,6 +1426,7 @@ def main(argv: list[str] | None = None) -> int:
                 k: v for k, v in vars(args).items() if not isinstance(v, Path) and k != "all"
             }
             key = f"{name}_progress" if name == "kill_ingest" and args.kill_mode != "time" else name
+            key += f"_{args.tag}" if args.tag else ""
             results[key] = result
             print(summary(name, result), flush=True)
     report: dict[str, Any] = {}
