@@ -33,8 +33,16 @@ step through the real command line in its own process group:
 ``--load``
     ``--clients`` threads (one ``httpx.Client`` each) request ``/``,
     ``/api/search`` and ``/api/ask`` in turn for ``--duration`` seconds
-    (each loop is also capped at ``--max-requests-per-client``). Requests/s,
-    p50/p95 per endpoint, errors, server RSS before/after (psutil).
+    (each loop is also capped at ``--max-requests-per-client``), ``--rounds``
+    such windows back to back on one server. Requests/s, p50/p95 per
+    endpoint, errors, server RSS before/after each window (psutil): growth
+    that repeats every window would be a leak, a first-window step is warm-up.
+
+``--kill-ingest --kill-mode progress`` kills each run once the store holds
+more than a rising threshold of articles, so that every kill interrupts
+writing (in ``time`` mode, the default, later kills often find the store
+complete); pass ``--commit-every 500`` so that 20 kills fit in 20,000 records.
+``--tag NAME`` stores a variant under ``<scenario>_NAME``.
 
 All traffic goes to 127.0.0.1 only (``trust_env=False``: no proxy). Results are
 merged, per scenario, into ``--out`` (default ``bench/results/faults.json``)
