@@ -414,6 +414,24 @@ class SummarizeSettings(_Section):
     )
 
 
+class WebSettings(_Section):
+    """Limits of the web page and JSON API (``litmine serve``): anyone who reaches it may call."""
+
+    max_question_chars: int = Field(
+        500,
+        ge=10,
+        le=100_000,
+        description="Longest question (q) the web page and API accept, in characters; longer "
+        "ones get HTTP 400.",
+    )
+    max_k: int = Field(
+        200,
+        ge=1,
+        le=1000,
+        description="Most passages one web question may retrieve (k); more gets HTTP 400.",
+    )
+
+
 class Settings(BaseSettings):
     """Root of litmine's settings tree."""
 
@@ -453,6 +471,9 @@ class Settings(BaseSettings):
     )
     summarize: SummarizeSettings = Field(
         default_factory=SummarizeSettings, description="Cluster summaries (seq2seq/extractive)."
+    )
+    web: WebSettings = Field(
+        default_factory=WebSettings, description="Limits of the web page and JSON API."
     )
 
     @field_validator("data_dir")

@@ -129,7 +129,7 @@ class Fault:
     """One bad answer to serve instead of the normal one.
 
     Build them with the class methods; ``kind`` is one of ``http``, ``reset``,
-    ``truncated``, ``html``, ``slow``, ``file``, ``error``.
+    ``truncated``, ``html``, ``slow``, ``file``, ``error``, ``raw``.
     """
 
     kind: str
@@ -139,6 +139,7 @@ class Fault:
     filename: str | None = None
     message: str = ""
     content_type: str = XML_TYPE
+    body: bytes = b""
 
     @classmethod
     def http(cls, status: int, *, retry_after: float | str | None = None) -> Fault:
@@ -181,6 +182,11 @@ class Fault:
     def file(cls, filename: str, *, status: int = 200, content_type: str = XML_TYPE) -> Fault:
         """A real recorded file verbatim, e.g. ``epost3.xml`` (an ``<ERROR>`` answer)."""
         return cls("file", status=status, filename=filename, content_type=content_type)
+
+    @classmethod
+    def raw(cls, body: bytes, *, status: int = 200, content_type: str = XML_TYPE) -> Fault:
+        """These bytes as the answer: a hostile or hand-made reply made by the test."""
+        return cls("raw", status=status, content_type=content_type, body=body)
 
     @classmethod
     def error(cls, message: str) -> Fault:
@@ -578,6 +584,8 @@ class EntrezReplay:
             return fault.status, fault.content_type, self.read(fault.filename or ""), {}
         if fault.kind == "error":
             return 200, XML_TYPE, _error_doc(endpoint, fault.message), {}
+        if fault.kind == "raw":
+            return fault.status, fault.content_type, fault.body, {}
         raise ValueError(f"fault kind {fault.kind!r} has no body")
 
 

@@ -5,8 +5,11 @@
   and entities. Lists become ``"; "``-joined strings here and only here.
 * :func:`entity_tables`: the most mentioned entities of some articles and
   their chemical-disease pairs (for ``litmine export --entities``).
-* :func:`write_csv`: UTF-8 CSV (optionally with a BOM for Excel) in which any
-  cell that a spreadsheet would run as a formula is neutralised.
+* :func:`write_csv`: UTF-8 CSV or TSV (optionally with a BOM for Excel) in
+  which any cell that a spreadsheet would run as a formula is neutralised.
+  Every table litmine writes (``litmine export``, ``litmine entities top`` and
+  ``pairs``, the web page's CSV) goes through it: cell text comes from
+  abstracts, which anyone can write.
 """
 
 from __future__ import annotations
@@ -199,22 +202,40 @@ def neutralize_cell(value: Any) -> Any:
     return value
 
 
+def _safe_cell(value: Any) -> Any:
+    """A neutralised cell whose carriage returns are line feeds.
+
+    The csv module quotes a cell only for the characters of its line
+    terminator (a line feed here), and a bare carriage return left unquoted ends
+    the row in Excel and in csv readers: the rest of the cell would start a
+    new row, formulas included.
+    """
+    value = neutralize_cell(value)
+    if isinstance(value, str) and "\r" in value:
+        return value.replace("\r\n", "\n").replace("\r", "\n")
+    return value
+
+
 def pairs_path(path: str | Path) -> Path:
     """The sibling file for chemical-disease pairs: ``entities.csv`` -> ``entities_pairs.csv``."""
     p = Path(path)
     return p.with_name(f"{p.stem}_pairs{p.suffix or '.csv'}")
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path | TextIO, *, excel_bom: bool = False) -> None:
-    """Write a frame as CSV, neutralising formula cells.
+def write_csv(
+    frame: pd.DataFrame, path: str | Path | TextIO, *, excel_bom: bool = False, sep: str = ","
+) -> None:
+    """Write a frame as CSV (or TSV), neutralising formula cells.
 
     Args:
         frame: The table; text cells are neutralised with :func:`neutralize_cell`
-            (numbers are left alone, so negative scores stay numbers).
+            (numbers are left alone, so negative scores stay numbers), and a
+            carriage return in a cell becomes a line feed, so the cell is quoted.
         path: Output file (its folder must exist), or an open text stream
-            (e.g. ``io.StringIO`` for a web response).
+            (e.g. ``io.StringIO`` for a web response, ``sys.stdout``).
         excel_bom: Start the output with a UTF-8 byte-order mark so Excel
             reads it as UTF-8.
+        sep: Field separator: ``","`` for CSV, a tab for TSV.
 
     Raises:
         InputError: The file cannot be written.
@@ -222,15 +243,21 @@ def write_csv(frame: pd.DataFrame, path: str | Path | TextIO, *, excel_bom: bool
     safe = frame.copy()
     for column in safe.columns:
         if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
-            safe[column] = safe[column].map(neutralize_cell)
+            safe[column] = safe[column].map(_safe_cell)
     if not isinstance(path, str | Path):
         if excel_bom:
             path.write("\ufeff")
-        safe.to_csv(path, index=False)
+        safe.to_csv(path, index=False, sep=sep, lineterminator="\n")
         return
     out = Path(path)
     try:
-        safe.to_csv(out, index=False, encoding="utf-8-sig" if excel_bom else "utf-8")
+        safe.to_csv(
+            out,
+            index=False,
+            sep=sep,
+            lineterminator="\n",
+            encoding="utf-8-sig" if excel_bom else "utf-8",
+        )
     except OSError as exc:
         raise InputError(
             f"cannot write {out}: {exc.strerror or exc}", "check the folder exists"

@@ -11,7 +11,6 @@ and :mod:`litmine.entities`; heavy libraries are imported inside the commands.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from pathlib import Path
@@ -306,12 +305,12 @@ def entities_top(
         return
     if not rows:
         err.print("no entities; run `litmine entities` first", markup=False)
-    for r in rows:
-        out.print(
-            f"{r.articles}\t{r.mentions}\t{r.label}\t{r.concept_id or '-'}\t{r.name}",
-            markup=False,
-            highlight=False,
-        )
+        return
+    _write_table(
+        ["articles", "mentions", "label", "concept_id", "name"],
+        [[r.articles, r.mentions, r.label, r.concept_id or "", r.name] for r in rows],
+        None,
+    )
 
 
 @entities_app.command("pairs")
@@ -342,19 +341,26 @@ def entities_pairs(
          " ".join(r.pmids)]
         for r in rows
     ]  # fmt: skip
+    _write_table(header, table, out_csv)
     if out_csv is not None:
-        try:
-            with out_csv.open("w", newline="", encoding="utf-8") as fh:
-                writer = csv.writer(fh)
-                writer.writerow(header)
-                writer.writerows(table)
-        except OSError as exc:
-            raise InputError(f"cannot write {out_csv}: {exc.strerror}") from exc
         out.print(f"wrote {len(table)} pairs to {out_csv}", markup=False, highlight=False)
-        return
-    writer = csv.writer(sys.stdout, delimiter="\t", lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(table)
+
+
+def _write_table(header: list[str], rows: list[list[Any]], path: Path | None) -> None:
+    """Write rows as a CSV file, or as TSV on standard output when ``path`` is None.
+
+    Entity names come from abstracts, so the cells go through
+    :func:`litmine.export.write_csv`, which neutralises spreadsheet formulas.
+    """
+    import pandas as pd
+
+    from litmine.export import write_csv
+
+    frame = pd.DataFrame(rows, columns=header)
+    if path is None:
+        write_csv(frame, sys.stdout, sep="\t")
+    else:
+        write_csv(frame, path)
 
 
 if __name__ == "__main__":  # pragma: no cover - `python -m litmine.ner.cli train ...`

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO
 
 from litmine.errors import InputError, RecordError
-from litmine.parse._io import GunzipStream, open_source
+from litmine.parse._io import GunzipStream, open_source, sniffable, wide_encoding
 from litmine.parse.beir import iter_beir_jsonl
 from litmine.parse.medline import iter_medline
 from litmine.parse.pubmed_xml import iter_pubmed_xml, parse_pubmed_xml_bytes
@@ -59,10 +59,11 @@ def _supported() -> str:
 def detect_format(path: str | os.PathLike[str]) -> str:
     """Tell the format of an article file from its content (not its name).
 
-    Gzip is undone first (magic bytes), then the first meaningful bytes
-    decide: ``<`` is PubMed XML (HTML pages too: the XML reader rejects them
-    with a clear message), a ``PMID-`` or other MEDLINE tag line is MEDLINE,
-    ``{`` is BEIR JSON Lines.
+    Gzip is undone first (magic bytes), UTF-16/32 text is decoded (by its
+    byte-order mark), then the first meaningful bytes decide: ``<`` is
+    PubMed XML (HTML pages too: the XML reader rejects them with a clear
+    message), a ``PMID-`` or other MEDLINE tag line is MEDLINE, ``{`` is
+    BEIR JSON Lines.
 
     Args:
         path: The file.
@@ -71,7 +72,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         ``"pubmed_xml"``, ``"medline"`` or ``"beir_jsonl"``.
 
     Raises:
-        InputError: The file is missing, empty, or in none of the formats.
+        InputError: The file is missing, empty, or in none of the formats
+            (MEDLINE or JSON Lines in UTF-16/32: the message says how to convert).
     """
     name = os.fspath(path)
     owned: list[IO[bytes] | GunzipStream] = []
@@ -84,11 +86,18 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     finally:
         for handle in reversed(owned):
             handle.close()
-    text = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    text = sniffable(head).lstrip()
     if not text:
         raise InputError(f"{name} is empty.", f"supported formats: {_supported()}")
     if text.startswith(b"<"):
-        return "pubmed_xml"
+        return "pubmed_xml"  # XML names its encoding; libxml2 reads UTF-16 too
+    codec = wide_encoding(head)
+    if codec is not None:
+        wide = codec.upper().replace("-LE", "LE").replace("-BE", "BE")  # iconv's names
+        raise InputError(
+            f"{name} is {wide} text; MEDLINE and JSON Lines files are read as UTF-8.",
+            f"convert it: iconv -f {wide} -t UTF-8 {name} > converted.txt",
+        )
     if text.startswith(b"{"):
         return "beir_jsonl"
     first_line = text.split(b"\n", 1)[0].rstrip(b"\r")

@@ -34,8 +34,10 @@ __all__ = [
     "iter_lines",
     "open_source",
     "read_head",
+    "sniffable",
     "source_name",
     "text_lines",
+    "wide_encoding",
 ]
 
 ByteSource = str | os.PathLike[str] | BinaryIO | bytes
@@ -43,6 +45,48 @@ ByteSource = str | os.PathLike[str] | BinaryIO | bytes
 
 GZIP_MAGIC = b"\x1f\x8b"
 _COMPRESSED_CHUNK = 1 << 18
+# Byte-order marks of the encodings whose ASCII characters are not single
+# bytes; UTF-32 first, since its little-endian mark starts like UTF-16's.
+_WIDE_BOMS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xfe\xff", "utf-16-be"),
+)
+
+
+def wide_encoding(head: bytes) -> str | None:
+    """UTF-16 or UTF-32 of a file's first bytes, by byte-order mark or NUL pattern.
+
+    Args:
+        head: The first bytes (inflated).
+
+    Returns:
+        A Python codec name (``"utf-16-le"``...), or None for a byte-wide
+        encoding (UTF-8, Latin-1...).
+    """
+    for bom, codec in _WIDE_BOMS:
+        if head.startswith(bom):
+            return codec
+    if len(head) >= 4 and head[0] and not head[1] and head[2] and not head[3]:
+        return "utf-16-le"  # "<\0?\0": XML in UTF-16 without a mark
+    if len(head) >= 4 and not head[0] and head[1] and not head[2] and head[3]:
+        return "utf-16-be"
+    return None
+
+
+def sniffable(head: bytes) -> bytes:
+    """A file's first bytes as UTF-8 without byte-order mark, for format sniffing.
+
+    UTF-16/32 input is decoded (what does not decode is dropped: the head
+    may end inside a character); anything else is returned as it is, minus
+    a UTF-8 byte-order mark.
+    """
+    codec = wide_encoding(head)
+    if codec is not None:
+        head = head.decode(codec, errors="ignore").encode("utf-8")
+        head = head.removeprefix("\ufeff".encode())
+    return head.removeprefix(b"\xef\xbb\xbf")
 
 
 class PrefixedStream:

@@ -40,7 +40,14 @@ from typing import IO, Any, NamedTuple, TypedDict
 from lxml import etree
 
 from litmine.errors import ParseError, RecordError
-from litmine.parse._io import ByteSource, GunzipStream, PrefixedStream, open_source, source_name
+from litmine.parse._io import (
+    ByteSource,
+    GunzipStream,
+    PrefixedStream,
+    open_source,
+    sniffable,
+    source_name,
+)
 from litmine.parse.dates import month_number, parse_free_date, safe_date
 from litmine.parse.text import MATHML_NS, ascii_printable, clean_text, element_text
 from litmine.types import (
@@ -89,7 +96,7 @@ _ORCID_RE = re.compile(r"(\d{4}-\d{4}-\d{4}-\d{3}[\dXx])")
 
 def _check_head(head: bytes, name: str) -> None:
     """Refuse empty input and HTML pages before handing bytes to libxml2."""
-    body = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    body = sniffable(head).lstrip()
     if not body:
         raise ParseError(
             f"{name} is empty: no PubMed XML to read.",
@@ -607,25 +614,34 @@ class _Layout(NamedTuple):
     content_start: int  # offset of the content in the sniffed head
 
 
+def _plain_root(head: bytes) -> re.Match[bytes] | None:
+    """The root start tag, when all before it is a plain prolog, else None.
+
+    A plain prolog is an XML declaration, comments, processing instructions
+    and a DOCTYPE without internal subset: nothing that declares entities.
+    """
+    match = _ROOT_TAG_RE.search(head)
+    if match is None:
+        return None
+    prolog = head[: match.start()].removeprefix(b"\xef\xbb\xbf")
+    if _PLAIN_DOCTYPE_RE.fullmatch(_COMMENT_OR_PI_RE.sub(b"", prolog)) is None:
+        return None
+    return match
+
+
 def _layout(head: bytes) -> _Layout | None:
     """How to cut this document into chunks, or None to read it in one piece.
 
-    Cutting needs the root start tag in the head, a prolog of nothing but an
-    XML declaration in an ASCII-compatible encoding, comments, processing
-    instructions and a DOCTYPE without internal subset (which could declare
-    entities that later records use), and a root that is not empty.
+    Cutting needs the root start tag in the head after a plain prolog (see
+    :func:`_plain_root`; an internal DTD subset could declare entities that
+    later records use), an ASCII-compatible encoding, and a root that is not
+    empty.
     """
-    match = _ROOT_TAG_RE.search(head)
+    match = _plain_root(head)
     if match is None or match.group(0).endswith(b"/>"):
         return None
-    prolog = head[: match.start()]
-    if prolog.startswith(b"\xef\xbb\xbf"):
-        prolog = prolog[3:]
-    encoding = _ENCODING_RE.match(prolog)
+    encoding = _ENCODING_RE.match(head[: match.start()].removeprefix(b"\xef\xbb\xbf"))
     if encoding is not None and encoding.group(1).lower().decode() not in _ASCII_COMPATIBLE:
-        return None
-    rest = _COMMENT_OR_PI_RE.sub(b"", prolog)
-    if _PLAIN_DOCTYPE_RE.fullmatch(rest) is None:
         return None
     return _Layout(_declare_mathml_prefix(head[: match.end()]), match.group(1), match.end())
 
@@ -676,8 +692,9 @@ class _Splitter:
     """Cut the content of a splittable document into :class:`PubmedChunk` s.
 
     Iterating yields the chunks; a read error (gzip data cut short or corrupt,
-    I/O failure) ends the iteration and is kept in :attr:`error`, so that the
-    chunks before it are still processed and the error reported after them.
+    I/O failure) ends the iteration, after a last chunk of the records that
+    ended before it, and is kept in :attr:`error`, so that the chunks before
+    it are still processed and the error reported after them.
     """
 
     def __init__(
@@ -704,6 +721,12 @@ class _Splitter:
                 block = self.stream.read(max(target - len(buf), 1 << 16))
             except (EOFError, zlib.error, OSError) as exc:
                 self.error = exc
+                # The records that ended before the break still count: up to a
+                # chunk of them can be waiting in the buffer.
+                cut = _last_cut(buf)
+                if cut > 0:
+                    with memoryview(buf) as view:
+                        yield PubmedChunk(b"".join((prefix, view[:cut], tail)), self.name)
                 return
             if not block:
                 yield PubmedChunk(prefix + buf, self.name)  # the root end tag is in buf
@@ -767,8 +790,10 @@ _SAFE_PARSING = _SafeParsing(
 
 def _new_parser() -> etree.XMLParser:
     # One per chunk: lxml parsers must not be shared between threads, and
-    # building one costs microseconds.
-    return etree.XMLParser(**_SAFE_PARSING, collect_ids=False)
+    # building one costs microseconds. Chunk documents have no DTD subset, so
+    # they declare no entities and the raised size limits (huge_tree: texts
+    # over 10 MB, 2048 levels of nesting) cannot amplify anything.
+    return etree.XMLParser(**_SAFE_PARSING, huge_tree=True, collect_ids=False)
 
 
 class _RecordReader:
@@ -793,17 +818,22 @@ class _RecordReader:
 
     Args:
         source: A binary stream (``read(size)``).
+        huge: Raise libxml2's size limits (``huge_tree``); only for documents
+            without an internal DTD subset, where no entity can expand.
 
     Attributes:
         root: The root element, once the document ended without error.
     """
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, *, huge: bool) -> None:
         self._source = source
+        self._huge = huge
         self.root: Any = None
 
     def __iter__(self) -> Iterator[Any]:
-        parser: Any = etree.XMLPullParser(events=("end",), tag=_RECORD_TAGS, **_SAFE_PARSING)
+        parser: Any = etree.XMLPullParser(
+            events=("end",), tag=_RECORD_TAGS, huge_tree=self._huge, **_SAFE_PARSING
+        )
         while True:
             data = self._source.read(_PULL_BLOCK)
             try:
@@ -904,7 +934,7 @@ def _parse_chunk_until_error(chunk: PubmedChunk) -> ChunkResult:
     items: list[Any] = []
     count = 0
     try:
-        for elem in _RecordReader(io.BytesIO(chunk.data)):
+        for elem in _RecordReader(io.BytesIO(chunk.data), huge=True):
             items.extend(_record(elem, elem.sourceline))
             count += 1
             elem.clear(keep_tail=False)
@@ -919,11 +949,39 @@ def _error_line(err: etree.XMLSyntaxError) -> int | None:
     return int(line) if isinstance(line, int) and line > 0 else None
 
 
+# libxml2's advice to its own callers, which a user cannot follow.
+_LIBXML_ADVICE_RE = re.compile(r",? *(?:use|try) XML_PARSE_HUGE(?: option)?|,? *see xmlCtxt\w+\.?")
+# What to do about a libxml2 error, by words of its message (first match wins).
+_HINTS = (
+    (
+        ("encoding", "utf-8", "utf-16", "char 0x"),
+        "the file is not in the encoding its XML declaration names (UTF-8 when it names "
+        "none): convert it (iconv -t UTF-8) or declare the right encoding",
+    ),
+    (
+        ("amplification", "entity reference loop", "entity nesting", "external entity"),
+        "the DOCTYPE declares entities that are never expanded here; PubMed XML declares "
+        "none: remove the DOCTYPE's [...] internal subset",
+    ),
+    (
+        ("excessive depth", "text node too long", "resource limit", "huge"),
+        "a record nests deeper or holds a longer text than libxml2 accepts, which no "
+        "PubMed record does: fix or remove it",
+    ),
+)
+
+
 def _syntax_error(name: str, line: int | None, message: str, count: int) -> ParseError:
+    message = _LIBXML_ADVICE_RE.sub("", message).rstrip(". ")
+    lower = message.lower()
+    hint = next(
+        (h for words, h in _HINTS if any(w in lower for w in words)),
+        "re-download the file or fetch the missing records again",
+    )
     return ParseError(
         f"{name}: truncated or malformed XML at line {line or '?'}: {message}; "
         f"the {count} record(s) before it were read.",
-        "re-download the file or fetch the missing records again",
+        hint,
     )
 
 
@@ -1021,7 +1079,7 @@ def map_pubmed_xml(
         layout = _layout(head)
         if layout is None:
             stream.replace_head(_declare_mathml_prefix(head))
-            yield from _iterate(stream, name)
+            yield from _iterate(stream, name, huge=_plain_root(head) is not None)
             return
         stream.replace_head(head[layout.content_start :])
         splitter = _Splitter(stream, layout, name, chunk_bytes)
@@ -1060,9 +1118,11 @@ def map_pubmed_xml(
             handle.close()
 
 
-def _iterate(stream: PrefixedStream, name: str) -> Iterator[Article | Deletion | RecordError]:
+def _iterate(
+    stream: PrefixedStream, name: str, *, huge: bool
+) -> Iterator[Article | Deletion | RecordError]:
     """One streaming pass over a document that is not cut into chunks."""
-    reader = _RecordReader(stream)
+    reader = _RecordReader(stream, huge=huge)
     count = 0
     try:
         for elem in reader:

@@ -16,6 +16,8 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Iterator
+from typing import Any
 
 from lxml import etree
 
@@ -399,7 +401,9 @@ def mathml_text(el: etree._Element) -> str:
     pre-scripts precede it (``3He``), fractions read ``a/b``, roots ``√x``,
     and accents in ``<mover>`` become combining marks (``V̇``). ``<mtext>``
     spaces are kept. Falls back to the ``alttext`` attribute when the
-    markup holds no text.
+    markup holds no text, and to the bare text of the tokens when it nests
+    deeper than Python recurses (libxml2 allows 2048 levels; PubMed's
+    formulas nest a dozen).
 
     Args:
         el: The MathML element.
@@ -407,7 +411,10 @@ def mathml_text(el: etree._Element) -> str:
     Returns:
         The rendered text, not yet whitespace-normalised.
     """
-    text = _math_render(el)
+    try:
+        text = _math_render(el)
+    except RecursionError:
+        text = " ".join(" ".join(str(t) for t in el.itertext()).split())
     if not text.strip():
         text = el.get("alttext") or ""
     return text
@@ -418,11 +425,26 @@ _MATHML_STARTS = (_MATHML_PREFIX, "mml:")
 
 
 def _append_text(el: etree._Element, out: list[str]) -> None:
-    """Append the text of ``el`` and its descendants (not its own tail)."""
+    """Append the text of ``el`` and its descendants (not its own tail).
+
+    Walks with a stack rather than recursion: documents without a DTD subset
+    are parsed with libxml2's raised limits (2048 levels), deeper than
+    Python's recursion limit.
+    """
     text = el.text
     if text:
         out.append(text)
-    for child in el:
+    # (children still to read, the element they belong to: its tail follows them)
+    stack: list[tuple[Iterator[Any], etree._Element | None]] = [(iter(el), None)]
+    while stack:
+        children, owner = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+            tail = owner.tail if owner is not None else None
+            if tail:
+                out.append(tail)
+            continue
         tag = child.tag
         if type(tag) is str:
             if tag.startswith(_MATHML_STARTS) or tag == "math":
@@ -438,7 +460,11 @@ def _append_text(el: etree._Element, out: list[str]) -> None:
                     else:
                         out.append(text)
             else:
-                _append_text(child, out)
+                text = child.text
+                if text:
+                    out.append(text)
+                stack.append((iter(child), child))
+                continue  # its tail once its children are read
         elif tag is etree.Entity:
             # An entity the parser did not resolve (no DTD): decode it ourselves.
             out.append(html.unescape(child.text or ""))

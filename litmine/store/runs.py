@@ -26,7 +26,7 @@ _RUN_SELECT = (
 )
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
     """Whether a process with this id exists on this host (conservative)."""
     if os.name == "nt":  # os.kill(pid, 0) would terminate it on Windows.
         return True
@@ -85,7 +85,7 @@ class RunsMixin(Connection):
                 for run_id, run_host, pid in conn.execute(
                     "SELECT id, host, pid FROM runs WHERE status = 'running'"
                 )
-                if pid is None or (run_host == host and pid != os.getpid() and not _pid_alive(pid))
+                if pid is None or (run_host == host and pid != os.getpid() and not pid_alive(pid))
             ]
             conn.executemany(
                 "UPDATE runs SET status = 'interrupted', "

@@ -56,6 +56,7 @@ from litmine.vectors.manifest import (
     fsync,
     litmine_version,
     read_manifest,
+    remove_orphaned_temps,
     sha256_file,
     temp_path,
     write_json_atomic,
@@ -388,6 +389,7 @@ class PassageIndex(FaissSearch):
         for old in folder.glob("index-*.faiss"):  # superseded versions
             if old.name != index_name:
                 old.unlink(missing_ok=True)
+        remove_orphaned_temps(folder)
         return manifest_path
 
     @classmethod

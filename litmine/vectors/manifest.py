@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,9 +61,31 @@ def litmine_version() -> str:
 
 def temp_path(folder: Path, prefix: str, suffix: str) -> Path:
     """A new empty file in ``folder`` (same file system: ``os.replace`` is atomic)."""
-    fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+    # The writer's pid in the name tells a later save whether the file is orphaned.
+    fd, name = tempfile.mkstemp(prefix=f"{prefix}{os.getpid()}-", suffix=suffix, dir=folder)
     os.close(fd)
     return Path(name)
+
+
+_TEMP_NAME = re.compile(r"\.[\w-]+?-(\d+)-\w+\.(?:faiss|json)\.tmp")
+
+
+def remove_orphaned_temps(folder: Path) -> None:
+    """Delete the temporary files of writers that died before renaming them (kill -9).
+
+    A killed ``save`` leaves a whole index file behind under a temporary name;
+    without this, every such crash would keep its size on disk for good.
+    Files of this process or of a live process (another save) are kept.
+    """
+    from litmine.store.runs import pid_alive
+
+    for path in folder.glob(".*.tmp"):
+        match = _TEMP_NAME.fullmatch(path.name)
+        if match is None:
+            continue
+        pid = int(match.group(1))
+        if pid != os.getpid() and not pid_alive(pid):
+            path.unlink(missing_ok=True)
 
 
 def fsync(path: Path) -> None:

@@ -14,10 +14,13 @@ Routes:
   described by ``/openapi.json`` and ``/docs``.
 
 Safety: Jinja autoescaping is on and no template marks text ``|safe``;
-questions (500 characters) and ``k`` (1..200) are bounded; errors reach the
-browser as one line (a :class:`~litmine.errors.LitmineError`'s message, 400 for
-bad input, 503 for a missing database/index/model) or a generic 500, never as
-a traceback.
+questions and ``k`` are bounded by the ``web`` settings
+(:class:`~litmine.config.WebSettings`, 500 characters and 200 passages by
+default), years must be years in order, and a publication type must be one
+some stored article has; errors reach the browser as one line (a
+:class:`~litmine.errors.LitmineError`'s message, 400 for bad input, 422 for a
+malformed parameter, 503 for a missing database/index/model) or a generic
+500, never as a traceback.
 """
 
 from __future__ import annotations
@@ -50,15 +53,11 @@ if TYPE_CHECKING:
     from litmine.search.hybrid import Searcher
     from litmine.types import Answer, Article, Entity, Hit
 
-__all__ = ["MAX_K", "MAX_QUESTION_CHARS", "PUB_TYPES", "WebService", "create_app"]
+__all__ = ["PUB_TYPES", "WebService", "create_app"]
 
 logger = logging.getLogger(__name__)
 
 HERE = Path(__file__).resolve().parent
-MAX_QUESTION_CHARS = 500
-"""Longest question the web app accepts."""
-MAX_K = 200
-"""Most passages one web question may retrieve."""
 PUB_TYPES: tuple[str, ...] = (
     "Meta-Analysis",
     "Systematic Review",
@@ -81,6 +80,7 @@ EVIDENCE_NAMES: dict[str, str] = {
 }
 
 T = TypeVar("T")
+_PUB_TYPE_CACHE = 1000
 
 
 class WebService:
@@ -106,6 +106,8 @@ class WebService:
         self._own_answerer = answerer is None
         # One SQLite connection and one set of models: serialise the requests.
         self._lock = threading.RLock()
+        # Publication type (lower case) -> whether a stored article has it.
+        self._known_pub_types: set[str] = set()
 
     def _locked(self, func: Callable[[], T]) -> T:
         with self._lock:
@@ -168,6 +170,33 @@ class WebService:
             lambda: self.searcher().search(question, k=k, mode=mode, filters=filters)
         )
 
+    def check_pub_types(self, pub_types: Sequence[str]) -> None:
+        """Refuse publication types that no stored article has (a typo finds nothing).
+
+        A type the store knows is remembered for the app's life, so that
+        repeated filters cost one lookup. An unknown one is asked again on each
+        request: a later ingest (the nightly run, another writer) may bring it,
+        and the page must not need a restart to see it.
+
+        Raises:
+            InputError: A type is unknown to the collection.
+        """
+        for pub_type in pub_types:
+            key = pub_type.lower()
+            with self._lock:
+                known = key in self._known_pub_types
+                if not known:
+                    known = bool(self.searcher().store.filter_pmids(pub_types=(pub_type,)))
+                    if known:
+                        if len(self._known_pub_types) >= _PUB_TYPE_CACHE:
+                            self._known_pub_types.clear()  # bounded
+                        self._known_pub_types.add(key)
+            if not known:
+                raise InputError(
+                    f"unknown publication type {pub_type[:100]!r}: no stored article has it",
+                    f"use one such as {', '.join(repr(t) for t in PUB_TYPES[:4])}",
+                )
+
     def article(self, pmid: str) -> Article | None:
         """A stored article, or None."""
         return self._locked(lambda: self.searcher().store.get_article(pmid))
@@ -185,25 +214,29 @@ class WebService:
 
 # ------------------------------------------------------------------ query parameters
 
+# The upper bounds come from the settings (web.*), checked by create_app's _bounded:
+# these annotations are module-level, the settings are the app's.
 Question = Annotated[
     str,
     Query(
         min_length=1,
-        max_length=MAX_QUESTION_CHARS,
-        description=f"The question, in plain words (at most {MAX_QUESTION_CHARS} characters).",
+        description="The question, in plain words (at most web.max_question_chars "
+        "characters, 500 by default).",
     ),
 ]
 OptionalQuestion = Annotated[
     str | None,
     Query(
-        max_length=MAX_QUESTION_CHARS,
-        description=f"The question (at most {MAX_QUESTION_CHARS} characters); "
+        description="The question (at most web.max_question_chars characters); "
         "omitted shows the empty form.",
     ),
 ]
 KParam = Annotated[
     int | None,
-    Query(ge=1, le=MAX_K, description=f"Passages retrieved (1..{MAX_K}); default from settings."),
+    Query(
+        ge=1,
+        description="Passages retrieved (1..web.max_k, 200 by default); default from settings.",
+    ),
 ]
 ModeParam = Annotated[
     Literal["hybrid", "bm25", "dense"] | None,
@@ -291,6 +324,21 @@ def create_app(
         The FastAPI application (an ASGI app for uvicorn or any ASGI server).
     """
     service = WebService(settings, searcher=searcher, answerer=answerer)
+    limits = settings.web
+
+    def bounded(q: str | None, k: int | None, filters: SearchFilters | None = None) -> None:
+        """Refuse what the settings do not allow, before any work is done."""
+        if q is not None and len(q) > limits.max_question_chars:
+            raise InputError(
+                f"q: at most {limits.max_question_chars} characters are accepted, got {len(q)}",
+                "shorten the question to its key terms",
+            )
+        if k is not None and k > limits.max_k:
+            raise InputError(
+                f"k: at most {limits.max_k} passages per question, got {k}", "ask for fewer"
+            )
+        if filters is not None:
+            service.check_pub_types(filters.pub_types)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -321,7 +369,7 @@ def create_app(
     def page(request: Request, status: int = 200, **context: Any) -> HTMLResponse:
         context.setdefault("error", None)
         context.setdefault("answer", None)
-        context.setdefault("form", _form(request))
+        context.setdefault("form", _form(request, limits.max_question_chars))
         return templates.TemplateResponse(
             request, "index.html", context, status_code=status, headers=_no_sniff()
         )
@@ -363,6 +411,7 @@ def create_app(
     ) -> HTMLResponse:
         if not (q or "").strip():
             return page(request)
+        bounded(q, k, filters)
         answer = service.ask(q or "", k=k, filters=filters)
         return page(request, answer=answer, view=_answer_view(answer, service))
 
@@ -386,6 +435,7 @@ def create_app(
     ) -> Response:
         from litmine.answer.export import findings_frame, write_csv
 
+        bounded(q, k, filters)
         answer = service.ask(q, k=k, filters=filters)
         buffer = io.StringIO()
         write_csv(findings_frame(answer), buffer, excel_bom=excel)
@@ -413,6 +463,7 @@ def create_app(
             int | None, Query(ge=1, le=20, description="Clusters; default: chosen automatically.")
         ] = None,
     ) -> AnswerOut:
+        bounded(q, k, filters)
         answer = service.ask(q, k=k, filters=filters, mode=mode, n_clusters=n_clusters)
         return AnswerOut.from_answer(answer)
 
@@ -425,6 +476,7 @@ def create_app(
     def api_search(
         filters: Filters, q: Question, k: KParam = None, mode: ModeParam = None
     ) -> SearchOut:
+        bounded(q, k, filters)
         hits = service.search(q, k=k, mode=mode, filters=filters)
         return SearchOut(
             question=" ".join(q.split()),
@@ -468,10 +520,10 @@ def _no_sniff() -> dict[str, str]:
     }
 
 
-def _form(request: Request) -> dict[str, Any]:
+def _form(request: Request, max_chars: int) -> dict[str, Any]:
     params = request.query_params
     return {
-        "q": params.get("q", "")[: MAX_QUESTION_CHARS * 2],
+        "q": params.get("q", "")[: max_chars * 2],
         "since": params.get("since", "")[:10],
         "until": params.get("until", "")[:10],
         "pub_types": [t for t in params.getlist("pub_type") if t][:20],

@@ -8,6 +8,7 @@ Mounted on the main app by :mod:`litmine.cli.root`::
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 import typer
@@ -39,5 +40,23 @@ def serve_command(
     settings = cli_settings(data_dir)
     require_database(settings)
     app = create_app(settings, preload=preload)
+    if not _is_loopback(host):
+        err.print(
+            f"litmine: warning: the page and API have no authentication; anyone who can reach "
+            f"{host}:{port} can query the collection (serve on 127.0.0.1, or put a proxy with "
+            "authentication in front)",
+            markup=False,
+            soft_wrap=True,
+        )
     err.print(f"litmine: serving {settings.data_dir} on http://{host}:{port}/", markup=False)
     uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` only listens on this machine (127.0.0.0/8, ::1, localhost)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a host name: it may resolve to any interface

@@ -237,6 +237,38 @@ def test_save_load_round_trip_and_manifest(flat: Flat, tmp_path: Path) -> None:
     assert again.ntotal == 499 and again.created == manifest["created"]
 
 
+def test_save_removes_temp_files_of_killed_writers_only(flat: Flat, tmp_path: Path) -> None:
+    # A save killed while writing (kill -9) leaves its temporary index file
+    # behind; the next save deletes it, but not the files of a live writer.
+    index, _ids, _x = flat
+    folder = tmp_path / "idx"
+    folder.mkdir()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    dead_pid = int(dead.stdout)
+    orphans = [
+        folder / f".index-{dead_pid}-k1ll3d.faiss.tmp",
+        folder / f".manifest-{dead_pid}-k1ll3d.json.tmp",
+    ]
+    with subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"]) as live:
+        try:
+            in_use = folder / f".index-{live.pid}-wr1t1ng.faiss.tmp"
+            unknown = folder / ".index-n0p1d.faiss.tmp"
+            for path in [*orphans, in_use, unknown]:
+                path.write_bytes(b"partial index")
+            index.save(folder)
+            names = {p.name for p in folder.iterdir()}
+        finally:
+            live.kill()
+    assert not any(p.name in names for p in orphans)
+    assert in_use.name in names and unknown.name in names
+    assert PassageIndex.load(folder).ntotal == index.ntotal
+
+
 def test_load_detects_corruption_and_mismatch(flat: Flat, tmp_path: Path) -> None:
     index, _, _ = flat
     with pytest.raises(IndexStateError, match="no vector index") as info:
