@@ -306,10 +306,28 @@ class Searcher:
         self._own_store = store is None
         self.store = store if store is not None else Store.open(settings, read_only=True)
         self._index: PassageIndex | None = None
+        self._index_stamp: tuple[int, int] | None = None
         self._embedder: Embedder | None = None
 
+    def _manifest_stamp(self) -> tuple[int, int] | None:
+        """Identity of the index's manifest file now (inode, mtime), or None."""
+        from litmine.vectors.build import index_path
+        from litmine.vectors.manifest import MANIFEST_NAME
+
+        try:
+            stat = (index_path(self.settings) / MANIFEST_NAME).stat()
+        except OSError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns
+
     def dense_parts(self) -> tuple[PassageIndex, Embedder]:
-        """Load (once) and return the vector index and the question embedder.
+        """Return the vector index and the question embedder, loading them as needed.
+
+        The index is loaded again when its manifest has changed since: an
+        ``index update`` or ``build`` (the nightly run, another machine's
+        job) saves a new index file and then replaces the manifest atomically,
+        so a long-running searcher (``litmine serve``) sees new passages
+        without a restart. Checking costs one ``stat`` per dense search.
 
         Raises:
             IndexStateError: No usable index for the configured model.
@@ -318,10 +336,12 @@ class Searcher:
             from litmine.vectors.embed import load_embedder
 
             self._embedder = load_embedder(self.settings.embed)
-        if self._index is None:
+        stamp = self._manifest_stamp()
+        if self._index is None or stamp != self._index_stamp:
             from litmine.vectors.build import load_index
 
             self._index = load_index(self.settings, embedder=self._embedder)
+            self._index_stamp = stamp
         return self._index, self._embedder
 
     def search(

@@ -206,3 +206,35 @@ def test_searcher_without_index_explains(tmp_path: Path) -> None:
         with pytest.raises(Exception, match="--mode bm25"):
             searcher.search("anything", mode="hybrid")
         assert searcher.search("anything", mode="bm25") == []
+
+
+def test_a_searcher_sees_an_index_updated_after_it_loaded(tmp_path: Path) -> None:
+    # `litmine serve` keeps one Searcher for its life; the nightly run updates
+    # the index under it. Dense search must find the new passages without a restart.
+    from litmine.types import Article, PubDate
+    from litmine.vectors.build import update_index
+    from tests.search_helpers import ARTICLES
+
+    settings = load_settings(data_dir=tmp_path / "data")
+    with Store.open(settings) as rw:
+        fill(rw, settings, ARTICLES[:3])
+        build_index(rw, minilm(), settings)
+    searcher = Searcher(settings)
+    searcher._embedder = minilm()  # the session's model, not a second copy
+    try:
+        question = "glacier retreat measured by satellite altimetry"
+        before = searcher.search(question, mode="dense", k=3)
+        assert "4242" not in {h.passage.pmid for h in before}
+        late = Article(
+            pmid="4242",
+            title="Glacier retreat from satellite altimetry",
+            abstract="Satellite altimetry measured the retreat of mountain glaciers over 20 years.",
+            pub_date=PubDate(year=2022),
+        )
+        with Store.open(settings) as rw:
+            fill(rw, settings, [late])
+            update_index(rw, minilm(), settings)
+        after = searcher.search(question, mode="dense", k=3)
+        assert after[0].passage.pmid == "4242"
+    finally:
+        searcher.close()
