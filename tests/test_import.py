@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 
@@ -146,3 +147,70 @@ def test_pipeline_keeps_every_name_it_exported() -> None:
 
     assert set(pipeline.__all__) == {*PIPELINE_TO_INGEST, *PIPELINE_STAGES}
     assert callable(ingest_files) and callable(extract_entities) and callable(update_vector_index)
+
+
+# --- entities / ner (issue 13): litmine/entities.py, litmine/ner/train.py and
+# litmine/ner/transformer.py became packages. Every name each module defined
+# (helpers included) -> the module that defines it now.
+def _moved(new: str, names: str) -> dict[str, str]:
+    return dict.fromkeys(names.split(), new)
+
+
+SPLIT: dict[str, dict[str, str]] = {
+    "litmine.entities": {
+        **_moved(
+            "litmine.entities.loading",
+            "DEFAULT_MODEL MODELS_DIR SCISPACY_MODELS SCISPACY_VERSION _SCISPACY_URL "
+            "install_command model_path load_pipeline _linker_missing_files _add_linker "
+            "add_postprocess postprocess_description build_nlp",
+        ),
+        **_moved(
+            "litmine.entities.normalization",
+            "_DASHES _SPACES normalize _mesh_variants _mesh_lookup _concept",
+        ),
+        **_moved(
+            "litmine.entities.extraction",
+            "_LABEL_MAP _CONTROL _Unit _clean _units _chunks _abbreviations _linked_id "
+            "_doc_entities extract",
+        ),
+        **_moved(
+            "litmine.entities.storing",
+            "EntityCount PairCount extract_store top_entities chemical_disease_pairs",
+        ),
+    },
+}
+SPLIT_NAMES = sorted((old, name) for old, names in SPLIT.items() for name in names)
+
+
+@pytest.mark.parametrize(("old", "name"), SPLIT_NAMES)
+def test_split_module_keeps_its_names(old: str, name: str) -> None:
+    new = SPLIT[old][name]
+    assert getattr(importlib.import_module(old), name) is getattr(
+        importlib.import_module(new), name
+    )
+
+
+def test_split_modules_keep_their_public_names() -> None:
+    import litmine
+    import litmine.entities
+
+    assert set(litmine.entities.__all__) <= set(SPLIT["litmine.entities"])
+    # Still litmine/models, not litmine/entities/models.
+    assert Path(litmine.__file__).resolve().parent / "models" == litmine.entities.MODELS_DIR
+
+
+def test_a_patch_on_the_old_path_reaches_the_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    import litmine.entities
+    from litmine.entities import loading
+    from litmine.errors import ModelNotFoundError
+
+    def fake_load(name: str) -> object:
+        raise ModelNotFoundError(f"patched {name}")
+
+    original = loading.load_pipeline
+    monkeypatch.setattr(litmine.entities, "load_pipeline", fake_load)
+    assert loading.load_pipeline is fake_load
+    with pytest.raises(ModelNotFoundError, match="patched"):
+        litmine.entities.build_nlp()  # calls load_pipeline inside litmine.entities.loading
+    monkeypatch.undo()
+    assert loading.load_pipeline is original and litmine.entities.load_pipeline is original
