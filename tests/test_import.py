@@ -214,3 +214,110 @@ def test_a_patch_on_the_old_path_reaches_the_code(monkeypatch: pytest.MonkeyPatc
         litmine.entities.build_nlp()  # calls load_pipeline inside litmine.entities.loading
     monkeypatch.undo()
     assert loading.load_pipeline is original and litmine.entities.load_pipeline is original
+
+
+# --- parse / fetch (issue 13): litmine/parse/pubmed_xml.py and litmine/fetch/entrez.py
+# were split by concern and stay the public paths. Every name litmine, flows, tests,
+# bench and the compiled _fastxml.pyx read from them -> the module defining it now.
+def _defined_in(module: str, names: str) -> dict[str, str]:
+    return dict.fromkeys(names.split(), module)
+
+
+PARSE_FETCH_NAMES: dict[str, dict[str, str]] = {
+    "litmine.parse.pubmed_xml": {
+        **_defined_in(
+            "litmine.parse.pubmed_xml",
+            "BadRecord ChunkFailure ChunkMapper ChunkResult PubmedSource iter_pubmed_xml "
+            "map_pubmed_xml parse_chunk parse_pubmed_xml_bytes _COMPILED _load_compiled",
+        ),
+        **_defined_in(
+            "litmine.parse._pubmed_fields",
+            "_pubmed_article _ORCID_RE _SKIPPED_REF_TYPES _int _plain _text",
+        ),
+        **_defined_in(
+            "litmine.parse._pubmed_chunks",
+            "PubmedChunk _layout _declare_mathml_prefix _CHUNK_BYTES",
+        ),
+        **_defined_in("litmine.parse._safe_parsing", "_new_parser"),
+    },
+    "litmine.fetch.entrez": {
+        **_defined_in("litmine.fetch.entrez", "EntrezGateway DB"),
+        **_defined_in(
+            "litmine.fetch._replies",
+            "HistoryRef SearchResult ESEARCH EPOST EFETCH _is_transient",
+        ),
+        **_defined_in("litmine.fetch._windows", "DEFAULT_SINCE MAX_PMID FetchBatch SearchWindow"),
+        **_defined_in("litmine.fetch._transport", "ParamValue"),
+    },
+}
+PARSE_FETCH_PAIRS = sorted(
+    (old, name) for old, names in PARSE_FETCH_NAMES.items() for name in names
+)
+
+
+@pytest.mark.parametrize(("old", "name"), PARSE_FETCH_PAIRS)
+def test_parse_and_fetch_keep_their_names(old: str, name: str) -> None:
+    new = PARSE_FETCH_NAMES[old][name]
+    assert getattr(importlib.import_module(old), name) is getattr(
+        importlib.import_module(new), name
+    )
+
+
+def test_parse_and_fetch_public_names_unchanged() -> None:
+    from litmine.fetch import entrez
+    from litmine.parse import pubmed_xml
+
+    assert set(pubmed_xml.__all__) == {
+        "BadRecord",
+        "ChunkFailure",
+        "ChunkMapper",
+        "ChunkResult",
+        "PubmedChunk",
+        "PubmedSource",
+        "iter_pubmed_xml",
+        "map_pubmed_xml",
+        "parse_chunk",
+        "parse_pubmed_xml_bytes",
+    }
+    assert set(entrez.__all__) == {
+        "DEFAULT_SINCE",
+        "MAX_PMID",
+        "EntrezGateway",
+        "FetchBatch",
+        "HistoryRef",
+        "SearchResult",
+        "SearchWindow",
+    }
+
+
+_ONE_ARTICLE = (
+    b'<?xml version="1.0"?>\n<PubmedArticleSet>\n<PubmedArticle><MedlineCitation>'
+    b"<PMID>7</PMID><Article><ArticleTitle>T</ArticleTitle></Article>"
+    b"</MedlineCitation></PubmedArticle>\n</PubmedArticleSet>\n"
+)
+
+
+def test_a_patch_on_pubmed_xml_reaches_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+    from litmine.parse import pubmed_xml
+
+    heads: list[bytes] = []
+
+    def whole(head: bytes) -> None:
+        heads.append(head)  # None: read in one pass instead of chunks
+
+    class Compiled:  # stands in for the compiled extractor
+        @staticmethod
+        def drop_unread(data: bytes) -> bytes:
+            return data
+
+        @staticmethod
+        def pubmed_article(elem: object) -> str:
+            return "compiled"
+
+    monkeypatch.setattr(pubmed_xml, "_layout", whole)
+    monkeypatch.setattr(pubmed_xml, "_COMPILED", Compiled)
+    assert list(pubmed_xml.iter_pubmed_xml(_ONE_ARTICLE)) == ["compiled"]
+    assert heads
+    monkeypatch.undo()
+    monkeypatch.setattr(pubmed_xml, "_COMPILED", Compiled)  # the chunked path too
+    assert list(pubmed_xml.iter_pubmed_xml(_ONE_ARTICLE)) == ["compiled"]
