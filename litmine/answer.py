@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from litmine.config import Settings
     from litmine.embed import Embedder
     from litmine.index import PassageIndex
+    from litmine.relevance import RelevanceModel
     from litmine.search import SearchFilters
     from litmine.store import Store
     from litmine.summarize import Summarizer
@@ -142,6 +143,7 @@ class Answerer:
         self._dense_loaded = False
         self._index: PassageIndex | None = None
         self._embedder: Embedder | None = embedder
+        self._relevance_model: RelevanceModel | None = None
         self._lock = threading.Lock()
 
     @property
@@ -209,6 +211,7 @@ class Answerer:
         """
         from litmine.cluster import cluster_hits
         from litmine.search import validate_question
+        from litmine.trust import split_clusters
 
         cfg = self.settings.ask
         if n_clusters is not None and n_clusters < 1:
@@ -224,7 +227,7 @@ class Answerer:
 
             mark = time.perf_counter()
             index, embedder = self._dense() if hits else (None, None)
-            vectors, _ = hit_vectors([h.passage for h in hits], index=index, embedder=embedder)
+            vectors, source = hit_vectors([h.passage for h in hits], index=index, embedder=embedder)
             timings["vectors"] = time.perf_counter() - mark
 
             mark = time.perf_counter()
@@ -238,16 +241,25 @@ class Answerer:
             articles = self._articles(hits)
             entities = self._entities(hits)
             clusters = self._clusters(hits, labels, articles, entities)
+            threshold, note = self._relevance(text, hits, vectors, source, clusters, articles)
+            less: list[Cluster] = []
+            if threshold is not None:
+                clusters, less = split_clusters(clusters, threshold)
             timings["cluster"] = time.perf_counter() - mark
 
             mark = time.perf_counter()
             summarizer = self.summarizer
-            self._summarize(text, clusters, articles, summarizer)
+            self._summarize(text, clusters, articles, summarizer, threshold)
+            self._evidence_tables(text, clusters, articles, threshold)
             timings["summarize"] = time.perf_counter() - mark
             timings["total"] = time.perf_counter() - start
         return Answer(
             question=text,
             clusters=clusters,
+            less_related=less,
+            no_evidence=bool(hits) and not clusters,
+            relevance_threshold=threshold,
+            relevance_note=note,
             summary_method=summarizer.method,
             summary_reason=summarizer.reason,
             timings=timings,
@@ -343,18 +355,62 @@ class Answerer:
             )
         return clusters
 
+    def _relevance(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        vectors: np.ndarray,
+        source: str,
+        clusters: list[Cluster],
+        articles: dict[str, ArticleInfo],
+    ) -> tuple[float | None, str | None]:
+        """Score relevance (:mod:`litmine.trust`); return the threshold, or None and why not."""
+        cfg = self.settings.ask
+        if not cfg.relevance:
+            return None, "relevance is not estimated (ask.relevance = false)"
+        if not hits:
+            return None, None
+        if source == "tfidf" or self._embedder is None:
+            return None, "relevance is not estimated: the embedding model is not available"
+        from litmine.relevance import load_relevance_model
+        from litmine.trust import score_relevance
+
+        if self._relevance_model is None:
+            self._relevance_model = load_relevance_model(cfg.relevance_model)
+        model = self._relevance_model
+        query = self._embedder.embed_queries([question])[0]
+        score_relevance(question, query, hits, vectors, clusters, model, articles)
+        return (model.threshold if cfg.min_relevance is None else cfg.min_relevance), None
+
+    def _evidence_tables(
+        self,
+        question: str,
+        clusters: list[Cluster],
+        articles: dict[str, ArticleInfo],
+        threshold: float | None,
+    ) -> None:
+        """Fill each shown cluster's evidence table and build its profile from it."""
+        from litmine.evidence import profile_of_rows
+        from litmine.trust import evidence_table
+
+        pmids = list(dict.fromkeys(p for c in clusters for p in c.pmids))
+        stored = {a.pmid: a for a in self.store.iter_articles(pmids=pmids)} if pmids else {}
+        for cluster in clusters:
+            cluster.evidence_table = evidence_table(question, cluster, stored, articles, threshold)
+            cluster.evidence = profile_of_rows(cluster.evidence_table)
+
     def _summarize(
         self,
         question: str,
         clusters: list[Cluster],
         articles: dict[str, ArticleInfo],
         summarizer: Summarizer,
+        threshold: float | None = None,
     ) -> None:
+        from litmine.trust import summary_passages
+
         limit = self.settings.summarize.max_passages
-        inputs = [
-            [h.passage for h in c.hits if not articles[h.passage.pmid].retracted][:limit]
-            for c in clusters
-        ]
+        inputs = [summary_passages(c, articles, threshold, limit) for c in clusters]
         summaries = summarizer.summarize(question, inputs) if clusters else []
         for cluster, passages, summary in zip(clusters, inputs, summaries, strict=True):
             if not passages:

@@ -100,13 +100,30 @@ def _need_db(settings: Settings) -> None:
 
 def answer_json(answer: Answer) -> dict[str, Any]:
     """The answer as JSON-ready data, each cluster with its ``pmids``."""
+    from litmine.trust import NO_EVIDENCE
     from litmine.types import to_jsonable
 
     data: dict[str, Any] = to_jsonable(answer)
-    for cluster, record in zip(answer.clusters, data["clusters"], strict=True):
-        record["pmids"] = cluster.pmids
+    for key in ("clusters", "less_related"):
+        for cluster, record in zip(getattr(answer, key), data[key], strict=True):
+            record["pmids"] = cluster.pmids
     data["pmids"] = answer.pmids
+    data["message"] = NO_EVIDENCE if answer.no_evidence else None
     return data
+
+
+def _nearest(answer: Answer, limit: int = 5) -> list[str]:
+    """The nearest articles of an answer without evidence, one line each."""
+    hits = sorted(
+        (h for c in answer.less_related for h in c.hits),
+        key=lambda h: -(h.relevance or 0.0),
+    )
+    lines: list[str] = []
+    for pmid in list(dict.fromkeys(h.passage.pmid for h in hits))[:limit]:
+        info = answer.articles.get(pmid)
+        title = (info.title if info is not None else "") or "(untitled)"
+        lines.append(f"  - PMID {pmid} {title}")
+    return lines
 
 
 def method_line(answer: Answer) -> str:
@@ -117,23 +134,44 @@ def method_line(answer: Answer) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    """The human-readable answer: per cluster its label, evidence, summary and articles."""
+    """The human-readable answer: per cluster its label, evidence, summary and articles.
+
+    The extractive fallback note is the method line, once per answer; clusters
+    below the relevance threshold are listed last under "Less related", by
+    title only; with no relevant article the answer says so and lists the
+    nearest titles as such.
+    """
+    from litmine.trust import NO_EVIDENCE
+
     lines = [f"Question: {answer.question}", method_line(answer)]
-    if not answer.clusters:
+    if answer.relevance_note:
+        lines.append(f"relevance: {answer.relevance_note}")
+    if not answer.clusters and not answer.less_related:
         lines.append("no results")
         return "\n".join(lines)
+    if answer.no_evidence:
+        lines.append("")
+        lines.append(NO_EVIDENCE)
+        lines.append("Nearest articles (they do not answer it; not evidence):")
+        lines.extend(_nearest(answer))
     for n, cluster in enumerate(answer.clusters, start=1):
         summary = cluster.summary
         lines.append("")
         count = len(cluster.pmids)
-        lines.append(f"[{n}] {cluster.label}  ({count} article{'' if count == 1 else 's'})")
+        relevance = f", relevance {cluster.relevance:.2f}" if cluster.relevance is not None else ""
+        lines.append(
+            f"[{n}] {cluster.label}  ({count} article{'' if count == 1 else 's'}{relevance})"
+        )
         lines.append(f"    Evidence: {cluster.evidence.line()}")
         if summary is not None and summary.text:
             lines.append(f"    Summary: {summary.text}")
-            if summary.method == "extractive":
-                lines.append(f"    (extractive summary: {summary.reason or 'no reason given'})")
         elif summary is not None and summary.reason:
             lines.append(f"    Summary: none ({summary.reason})")
+        if cluster.evidence_table:
+            from litmine.evidence import table_lines
+
+            lines.append("    Evidence table:")
+            lines.extend(f"      {row}" for row in table_lines(cluster.evidence_table))
         cited = set(summary.cited_pmids) if summary is not None else set()
         lines.append("    Articles:")
         for pmid in cluster.pmids:
@@ -147,8 +185,13 @@ def render_answer(answer: Answer) -> str:
                 flags.append("cited")
             flag = f" [{', '.join(flags)}]" if flags else ""
             lines.append(f"      PMID {pmid}{year} {title}{flag}")
-    t = answer.timings
+    if answer.less_related and not answer.no_evidence:
+        lines.append("")
+        lines.append("Less related (below the relevance threshold; not summarised):")
+        for cluster in answer.less_related:
+            lines.append(f"  - {cluster.label}: PMID {', '.join(cluster.pmids[:5])}")
     lines.append("")
+    t = answer.timings
     lines.append(
         "time: "
         + ", ".join(
@@ -218,6 +261,14 @@ def export_command(
     all_hits: Annotated[
         bool, typer.Option("--all-hits", help="Every hit, not only the cited passages.")
     ] = False,
+    evidence: Annotated[
+        bool,
+        typer.Option(
+            "--evidence",
+            help="Write the evidence tables (one row per relevant article of each shown "
+            "cluster: design, sample size, year, key finding) instead of the findings.",
+        ),
+    ] = False,
     excel: Annotated[
         bool, typer.Option("--excel", help="Write a UTF-8 BOM so Excel reads the accents.")
     ] = False,
@@ -264,10 +315,15 @@ def export_command(
         assert query is not None
         with Answerer(settings) as answerer:
             answer = answerer.ask(query, k=k, n_clusters=n_clusters, filters=filters, mode=mode)
-        frame = findings_frame(answer, all_hits=all_hits)
+        if evidence:
+            from litmine.evidence import evidence_frame
+
+            frame = evidence_frame(answer)
+        else:
+            frame = findings_frame(answer, all_hits=all_hits)
         write_csv(frame, out_path, excel_bom=excel)
         written = {
-            "findings": {"path": str(out_path), "rows": len(frame)},
+            ("evidence" if evidence else "findings"): {"path": str(out_path), "rows": len(frame)},
             "summary_method": answer.summary_method,
             "summary_reason": answer.summary_reason,
         }
