@@ -51,6 +51,17 @@ EntityOpt = Annotated[
     typer.Option("--entity", help="Entity mentioned in the article (repeat: all must)."),
 ]
 
+MinRelevanceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-relevance",
+        min=0.0,
+        max=1.0,
+        help="Least relevance (probability) of a shown cluster (ask.min_relevance; default: "
+        "the relevance model's threshold). 0 shows every cluster.",
+    ),
+]
+
 
 def parse_clusters(value: str | None) -> int | None:
     """Parse ``--clusters``: ``auto`` (or nothing) is None, else a positive integer.
@@ -214,13 +225,14 @@ def ask_command(
     pub_type: PubTypeOpt = None,
     mesh: MeshOpt = None,
     entity: EntityOpt = None,
+    min_relevance: MinRelevanceOpt = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question: clusters of evidence with labels, study types and cited summaries."""
     from litmine.answer import Answerer
 
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, ask={"min_relevance": min_relevance})
     n_clusters = parse_clusters(clusters)
     filters = _filters(since, until, pub_type, mesh, entity)
     _need_db(settings)
@@ -272,6 +284,7 @@ def export_command(
     excel: Annotated[
         bool, typer.Option("--excel", help="Write a UTF-8 BOM so Excel reads the accents.")
     ] = False,
+    min_relevance: MinRelevanceOpt = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -279,7 +292,7 @@ def export_command(
     from litmine.errors import InputError
     from litmine.export import entity_tables, findings_frame, pairs_path, write_csv
 
-    settings = _settings(data_dir)
+    settings = _settings(data_dir, ask={"min_relevance": min_relevance})
     n_clusters = parse_clusters(clusters)
     filters = _filters(since, until, pub_type, mesh, entity)
     if not entities and not query:

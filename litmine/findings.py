@@ -215,10 +215,12 @@ def sentence_role(sentence: str, section: str | None = None) -> str | None:
 
 
 def _stem(word: str) -> str:
-    for suffix in ("ations", "ation", "ings", "ing", "ies", "es", "ed", "ly", "s"):
+    """A light stem: one common suffix off, then a final ``e`` (fracture/fractures/fractured)."""
+    for suffix in ("ations", "ation", "ings", "ing", "ies", "ed", "ly", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            return word[: -len(suffix)]
-    return word
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) >= 5 else word
 
 
 def question_terms(text: str) -> list[str]:
