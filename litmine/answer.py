@@ -410,7 +410,13 @@ class Answerer:
         from litmine.trust import summary_passages
 
         limit = self.settings.summarize.max_passages
-        inputs = [summary_passages(c, articles, threshold, limit) for c in clusters]
+        stored = None
+        if threshold is not None:  # relevant articles give their whole abstracts
+            pmids = {
+                h.passage.pmid for c in clusters for h in c.hits if (h.relevance or 0) >= threshold
+            }
+            stored = {p: self.store.passages_for(p) for p in pmids}
+        inputs = [summary_passages(c, articles, threshold, limit, stored) for c in clusters]
         summaries = summarizer.summarize(question, inputs) if clusters else []
         for cluster, passages, summary in zip(clusters, inputs, summaries, strict=True):
             if not passages:

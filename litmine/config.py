@@ -399,7 +399,11 @@ class SummarizeSettings(_Section):
     batch_size: int = Field(4, ge=1, le=256, description="Clusters summarised per forward pass.")
     device: str = Field("cpu", description="Torch device of the seq2seq model: 'cpu', 'cuda'.")
     max_passages: int = Field(
-        10, ge=1, le=200, description="Best passages of a cluster given to the summariser."
+        20,
+        ge=1,
+        le=200,
+        description="Passages of a cluster given to the summariser: the whole abstracts of its "
+        "relevant articles, most relevant first (the best hit passages when relevance is off).",
     )
     max_sentences: int = Field(3, ge=1, le=20, description="Sentences in an extractive summary.")
     sentence_choice: SentenceChoice = Field(

@@ -14,6 +14,8 @@ summariser built on them:
   methods.
 * Scores add the role, the result cues, the similarity to the question and
   the share of the question's terms the sentence holds.
+* Summaries quote the chosen sentences without their bracketed statistics
+  and p values (:func:`elide_statistics`; the evidence table keeps them).
 * Selection takes one sentence per article (articles in the order given,
   most relevant first) before a second from any article, skips sentences too
   similar to one already chosen, and uses background or methods sentences
@@ -41,6 +43,7 @@ __all__ = [
     "FindingsSummarizer",
     "choose_sentences",
     "cue_count",
+    "elide_statistics",
     "finding_scores",
     "key_finding",
     "question_terms",
@@ -237,6 +240,45 @@ def term_overlap(terms: Sequence[str], text: str) -> float:
     return sum(t in have for t in terms) / len(terms)
 
 
+_P_VALUE = re.compile(r",?\s*\(?\b[pP]\s*[<=>≤≥]\s*0?\.\d+\)?")
+
+
+def _drop_numeric_groups(text: str) -> str:
+    """Remove top-level bracketed groups (nested ones included) that hold a digit."""
+    out: list[str] = []
+    depth = 0
+    start = 0
+    for i, ch in enumerate(text):
+        if ch in "([":
+            if depth == 0:
+                start = i
+            depth += 1
+        elif ch in ")]" and depth:
+            depth -= 1
+            if depth == 0:
+                group = text[start : i + 1]
+                if not any(c.isdigit() for c in group):
+                    out.append(group)
+        elif depth == 0:
+            out.append(ch)
+    if depth:  # unbalanced: leave the text alone
+        return text
+    return "".join(out)
+
+
+def elide_statistics(sentence: str) -> str:
+    """A sentence without its bracketed statistics and p values, for a readable summary.
+
+    ``"X lowered Y (OR 0.7, 95% CI 0.5-0.9; p = 0.01)."`` becomes ``"X lowered Y."``;
+    every remaining word is the sentence's own, in order. The evidence table
+    keeps the full sentence.
+    """
+    text = _P_VALUE.sub("", _drop_numeric_groups(sentence))
+    text = re.sub(r"\s+([,.;:])", r"\1", text)
+    text = " ".join(text.split())
+    return text if len(text) >= 20 else sentence
+
+
 @dataclass(slots=True, frozen=True)
 class FindingWeights:
     """Weights of :func:`finding_scores` (chosen on PubMedQA dev, ``bench/answer_trust.py``).
@@ -251,9 +293,9 @@ class FindingWeights:
 
     findings: float = 1.0
     conclusion: float = 0.3
-    cues: float = 0.3
-    question: float = 1.0
-    overlap: float = 0.8
+    cues: float = 0.1
+    question: float = 0.5
+    overlap: float = 0.2
 
 
 def finding_scores(
@@ -436,13 +478,17 @@ class FindingsSummarizer(ExtractiveSummarizer):
                 redundancy=self.redundancy,
             )
             chosen = [local[i] for i in picked]
+            texts = [elide_statistics(s.text) for s in chosen]
             out[c] = Summary(
-                text=" ".join(f"{s.text} [PMID {s.pmid}]" for s in chosen),
+                text=" ".join(f"{t} [PMID {s.pmid}]" for t, s in zip(texts, chosen, strict=True)),
                 method=self.method,
                 cited_pmids=list(dict.fromkeys(s.pmid for s in chosen)),
                 reason=self.reason,
                 passage_ids=list(dict.fromkeys(s.passage_id for s in chosen)),
-                sentences=[SummarySentence(s.text, s.pmid, s.passage_id) for s in chosen],
+                sentences=[
+                    SummarySentence(t, s.pmid, s.passage_id)
+                    for t, s in zip(texts, chosen, strict=True)
+                ],
             )
         return out
 

@@ -105,11 +105,14 @@ def summary_passages(
     articles: Mapping[str, ArticleInfo],
     threshold: float | None,
     limit: int,
+    stored: Mapping[str, Sequence[Passage]] | None = None,
 ) -> list[Passage]:
     """The passages a shown cluster's summary is made from.
 
     Non-retracted articles whose relevance clears ``threshold`` (all of them
-    when relevance is unknown), most relevant article first, each article's
+    when relevance is unknown), most relevant article first. With ``stored``
+    each relevant article gives all its passages (its results and conclusions
+    too, not only the passages that matched the question), else its hit
     passages in rank order; at most ``limit`` passages.
     """
 
@@ -122,7 +125,13 @@ def summary_passages(
     kept = [h for h in cluster.hits if ok(h)]
     order = {p: i for i, p in enumerate(dict.fromkeys(h.passage.pmid for h in kept))}
     kept.sort(key=lambda h: (-(h.relevance or 0.0), order[h.passage.pmid]))
-    return [h.passage for h in kept][:limit]
+    if stored is None:
+        return [h.passage for h in kept][:limit]
+    out: list[Passage] = []
+    for pmid in dict.fromkeys(h.passage.pmid for h in kept):
+        own = [h.passage for h in kept if h.passage.pmid == pmid]
+        out.extend(stored.get(pmid) or own)
+    return out[:limit]
 
 
 def article_sentences(article: Article) -> list[tuple[str, str | None]]:
