@@ -152,7 +152,7 @@ def render_answer(answer: Answer) -> str:
     title only; with no relevant article the answer says so and lists the
     nearest titles as such.
     """
-    from litmine.trust import NO_EVIDENCE
+    from litmine.trust import NO_EVIDENCE, evidence_pmids
 
     lines = [f"Question: {answer.question}", method_line(answer)]
     if answer.relevance_note:
@@ -184,8 +184,9 @@ def render_answer(answer: Answer) -> str:
             lines.append("    Evidence table:")
             lines.extend(f"      {row}" for row in table_lines(cluster.evidence_table))
         cited = set(summary.cited_pmids) if summary is not None else set()
+        evidence = evidence_pmids(cluster, answer.relevance_threshold)
         lines.append("    Articles:")
-        for pmid in cluster.pmids:
+        for pmid in evidence:
             info = answer.articles.get(pmid)
             year = f" ({info.year})" if info is not None and info.year else ""
             title = info.title if info is not None else ""
@@ -196,6 +197,13 @@ def render_answer(answer: Answer) -> str:
                 flags.append("cited")
             flag = f" [{', '.join(flags)}]" if flags else ""
             lines.append(f"      PMID {pmid}{year} {title}{flag}")
+        others = [p for p in cluster.pmids if p not in evidence]
+        if others:
+            lines.append(
+                f"    Also in this group, below the relevance threshold: {len(others)} article"
+                f"{'' if len(others) == 1 else 's'} (PMID {', '.join(others[:8])}"
+                f"{', ...' if len(others) > 8 else ''})"
+            )
     if answer.less_related and not answer.no_evidence:
         lines.append("")
         lines.append("Less related (below the relevance threshold; not summarised):")

@@ -45,6 +45,7 @@ __all__ = [
     "cue_count",
     "elide_statistics",
     "finding_scores",
+    "is_extract_of",
     "key_finding",
     "question_terms",
     "section_role",
@@ -277,6 +278,18 @@ def elide_statistics(sentence: str) -> str:
     text = re.sub(r"\s+([,.;:])", r"\1", text)
     text = " ".join(text.split())
     return text if len(text) >= 20 else sentence
+
+
+def is_extract_of(sentence: str, passage: str) -> bool:
+    """Whether every word of ``sentence`` appears in ``passage``, in the same order.
+
+    True for a verbatim sentence and for one whose statistics were elided
+    (:func:`elide_statistics`): the check that a summary sentence is
+    supported by the passage it cites.
+    """
+    tokens = re.findall(r"\w+", sentence.lower())
+    words = iter(re.findall(r"\w+", passage.lower()))
+    return bool(tokens) and all(any(t == w for w in words) for t in tokens)
 
 
 @dataclass(slots=True, frozen=True)

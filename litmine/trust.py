@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 __all__ = [
     "NO_EVIDENCE",
     "article_sentences",
+    "evidence_pmids",
     "evidence_table",
     "score_relevance",
     "split_clusters",
@@ -132,6 +133,17 @@ def summary_passages(
         own = [h.passage for h in kept if h.passage.pmid == pmid]
         out.extend(stored.get(pmid) or own)
     return out[:limit]
+
+
+def evidence_pmids(cluster: Cluster, threshold: float | None) -> list[str]:
+    """The cluster's articles that clear the relevance threshold (all when it is unknown)."""
+    best: dict[str, float] = {}
+    for hit in cluster.hits:
+        if hit.relevance is not None:
+            best[hit.passage.pmid] = max(best.get(hit.passage.pmid, 0.0), hit.relevance)
+    if threshold is None or not best:
+        return cluster.pmids
+    return [p for p in cluster.pmids if best.get(p, 1.0) >= threshold]
 
 
 def article_sentences(article: Article) -> list[tuple[str, str | None]]:

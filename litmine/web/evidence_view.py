@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from litmine.evidence import DESIGNS
+from litmine.trust import evidence_pmids
 
 if TYPE_CHECKING:
     from litmine.types import Answer, EvidenceRow
@@ -71,4 +72,7 @@ def evidence_view(answer: Answer, params: Mapping[str, str]) -> dict[str, Any]:
         "sort_columns": SORT_COLUMNS,
         "sort_query": urlencode(keep),
         "nearest": nearest,
+        "evidence_pmids": {
+            c.id: evidence_pmids(c, answer.relevance_threshold) for c in answer.clusters
+        },
     }
