@@ -65,7 +65,7 @@ from litmine.cluster import cluster_hits
 from litmine.config import Settings, load_settings
 from litmine.embed import load_embedder
 from litmine.evidence import design_from_mesh, design_from_publication_types, design_from_text
-from litmine.findings import is_extract_of
+from litmine.findings import FINDINGS, is_extract_of, section_role
 from litmine.indexing import build_index
 from litmine.passages import regex_sentences, split_article
 from litmine.relevance import MODEL_PATH, RelevanceModel, article_features, fit_relevance
@@ -317,7 +317,13 @@ def summary_check(answerer: Answerer, data: dict[str, dict[str, Any]]) -> dict[s
     from rouge_score import rouge_scorer
 
     scorer = rouge_scorer.RougeScorer(["rougeL"], use_stemmer=True)
-    scores: dict[str, list[float]] = {"summary": [], "lead3": [], "last2": [], "last_context": []}
+    scores: dict[str, list[float]] = {
+        "summary": [],
+        "lead3": [],
+        "last2": [],
+        "last_context": [],
+        "oracle_findings": [],
+    }
     sentences = verbatim = extract = missed = 0
     notes = Counter()
     for n, (pmid, item) in enumerate(data.items()):
@@ -329,6 +335,15 @@ def summary_check(answerer: Answerer, data: dict[str, dict[str, Any]]) -> dict[s
         scores["last2"].append(scorer.score(reference, " ".join(own[-2:]))["rougeL"].fmeasure)
         last = item["CONTEXTS"][-1]
         scores["last_context"].append(scorer.score(reference, last)["rougeL"].fmeasure)
+        findings = [
+            sentence
+            for text, label in zip(item["CONTEXTS"], item["LABELS"], strict=False)
+            if section_role(label) == FINDINGS
+            for sentence in _sentences(text)
+        ]
+        scores["oracle_findings"].append(
+            max((scorer.score(reference, f)["rougeL"].fmeasure for f in findings), default=0.0)
+        )
         answer: Answer = answerer.ask(item["QUESTION"])
         notes[_note_count(answer)] += 1
         home = next((c for c in answer.clusters if pmid in c.pmids), None)
@@ -354,6 +369,10 @@ def summary_check(answerer: Answerer, data: dict[str, dict[str, Any]]) -> dict[s
         "baseline_last2_sentences_rougeL_f": mean["last2"],
         "baseline_last_context_rougeL_f": mean["last_context"],
         "beats_both_baselines": mean["summary"] > max(mean["lead3"], mean["last2"]),
+        "rougeL_f_when_own_abstract_shown": round(
+            float(np.mean([v for v in scores["summary"] if v > 0] or [0.0])), 4
+        ),
+        "upper_bound_best_single_results_sentence_rougeL_f": mean["oracle_findings"],
         "summary_sentences": sentences,
         "supported_share": round(extract / max(sentences, 1), 4),
         "supported_verbatim_share": round(verbatim / max(sentences, 1), 4),

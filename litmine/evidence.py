@@ -120,8 +120,11 @@ _CROSS_SECTIONAL = re.compile(
 )
 _COHORT = re.compile(
     r"\bcohort\b|\bprospective(ly)?\b|\bretrospective(ly)?\b|\blongitudinal\b|"
-    r"\bfollowed (up )?for\b|\bfollow-up of\b|\bregistry\b|\bchart review\b|"
-    r"\bmedical records\b",
+    r"\bfollowed (up )?for\b|\bfollow-up\b|\bregistry\b|\bchart review\b|"
+    r"\b(medical|hospital|clinical|patient) (records|charts|files|notes)\b|"
+    r"\b(were|was) reviewed\b|\bwe reviewed\b|\bconsecutive\b|\bdatabase\b|"
+    r"\bbetween (19|20)\d\d and (19|20)\d\d\b|\bfrom (19|20)\d\d (to|through|until) "
+    r"(19|20)\d\d\b|\boutcomes? (of|in) \d+ patients\b",
     _F,
 )
 _ANIMAL = re.compile(
