@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from scifact_beir import parse_sentences  # noqa: E402
 
-from litmine.types import Article, PubDate  # noqa: E402
+from litmine.types import AbstractSection, Article, MeshHeading, PubDate  # noqa: E402
 
 
 def pubmedqa(path: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -35,14 +35,28 @@ def pubmedqa(path: Path | None = None) -> dict[str, dict[str, Any]]:
 
 
 def pubmedqa_article(pmid: str, item: dict[str, Any]) -> Article:
-    """A PubMedQA record as an article: labelled contexts as the abstract; no long answer."""
+    """A PubMedQA record as an article: labelled contexts as the abstract; no long answer.
+
+    The contexts keep their structured-abstract labels as sections (as PubMed
+    records do) and the MeSH terms become MeSH headings. No title: PubMedQA's
+    questions are the articles' titles.
+    """
     year = item.get("YEAR")
+    contexts = list(item["CONTEXTS"])
+    labels = list(item.get("LABELS") or [])
+    sections = []
+    start = 0
+    for n, text in enumerate(contexts):
+        label = labels[n] if n < len(labels) else None
+        sections.append(AbstractSection(text=text, label=label, start=start))
+        start += len(text) + 1
     return Article(
         pmid=pmid,
         title="",
-        abstract="\n".join(item["CONTEXTS"]),
+        abstract="\n".join(contexts),
+        sections=sections,
         pub_date=PubDate(year=int(year) if str(year or "").isdigit() else None),
-        mesh_headings=[],
+        mesh_headings=[MeshHeading(None, m) for m in item.get("MESHES", [])],
         keywords=list(item.get("MESHES", [])),
     )
 

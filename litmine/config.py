@@ -318,6 +318,7 @@ class NerSettings(_Section):
 
 
 SummaryMethod = Literal["auto", "seq2seq", "extractive"]
+SentenceChoice = Literal["findings", "central"]
 SentenceScoring = Literal["embedding", "tfidf"]
 
 
@@ -345,6 +346,24 @@ class AskSettings(_Section):
         "(silhouette needs three or more).",
     )
     label_terms: int = Field(3, ge=1, le=10, description="Terms in a cluster label.")
+    relevance: bool = Field(
+        True,
+        description="Estimate each article's probability of answering the question (the "
+        "calibrated model in litmine/models/relevance.json) and fold clusters below "
+        "`min_relevance` under 'less related'; needs the embedding model.",
+    )
+    min_relevance: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Least relevance (probability) of a shown cluster and of an article "
+        "summarised as evidence; None uses the threshold shipped with the relevance model.",
+    )
+    relevance_model: Path | None = Field(
+        None,
+        description="JSON file of fitted relevance parameters (bench/answer_trust.py --fit "
+        "writes one); None uses the shipped litmine/models/relevance.json.",
+    )
 
 
 class SummarizeSettings(_Section):
@@ -381,9 +400,19 @@ class SummarizeSettings(_Section):
     batch_size: int = Field(4, ge=1, le=256, description="Clusters summarised per forward pass.")
     device: str = Field("cpu", description="Torch device of the seq2seq model: 'cpu', 'cuda'.")
     max_passages: int = Field(
-        10, ge=1, le=200, description="Best passages of a cluster given to the summariser."
+        20,
+        ge=1,
+        le=200,
+        description="Passages of a cluster given to the summariser: the whole abstracts of its "
+        "relevant articles, most relevant first (the best hit passages when relevance is off).",
     )
     max_sentences: int = Field(3, ge=1, le=20, description="Sentences in an extractive summary.")
+    sentence_choice: SentenceChoice = Field(
+        "findings",
+        description="Which sentences extractive summaries take: 'findings' (results and "
+        "conclusions first, one per article before a second from any, see litmine/findings.py) "
+        "or 'central' (the sentences closest to the cluster centroid and the question).",
+    )
     sentence_scoring: SentenceScoring = Field(
         "tfidf",
         description="How extractive summaries score sentences: 'tfidf' (cosine to the centroid "

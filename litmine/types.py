@@ -123,6 +123,7 @@ class ArticleSource(enum.StrEnum):
     PUBMED_XML = "pubmed_xml"
     MEDLINE = "medline"
     BEIR = "beir"
+    PUBMEDQA = "pubmedqa"
 
 
 def pubmed_url(pmid: str) -> str | None:
@@ -247,6 +248,40 @@ class Hit:
     year: int | None = None
     journal: str | None = None
     publication_types: list[str] = field(default_factory=list)
+    relevance: float | None = None
+
+
+@dataclass(slots=True)
+class EvidenceRow:
+    """One cited article of a cluster's evidence table.
+
+    Attributes:
+        pmid: PubMed identifier.
+        title: Article title.
+        year: Publication year.
+        design: Study design (``"randomised trial"``, ``"cohort"``, ``"animal"``...,
+            see :data:`litmine.answer.evidence.DESIGNS`).
+        design_source: ``"publication type"`` (from PubMed), ``"MeSH"`` or ``"text"``
+            (rules over title and abstract).
+        sample_size: Participants (or animals) when the abstract states them.
+        sample_size_text: The words the sample size was read from.
+        key_finding: The article's sentence that best states a result.
+        relevance: The article's relevance to the question (probability), when known.
+        cited: Whether the cluster summary cites the article.
+        retracted: PubMed marks the article as retracted.
+    """
+
+    pmid: str
+    title: str = ""
+    year: int | None = None
+    design: str = "other"
+    design_source: str = "text"
+    sample_size: int | None = None
+    sample_size_text: str | None = None
+    key_finding: str = ""
+    relevance: float | None = None
+    cited: bool = False
+    retracted: bool = False
 
 
 @dataclass(slots=True)
@@ -382,6 +417,10 @@ class Cluster:
         evidence: Study-type counts of the cluster's articles.
         retracted_pmids: PMIDs of retracted articles among the hits; they are
             never summarised.
+        relevance: Estimated probability that the cluster holds an article
+            answering the question (its best article's); None when unknown.
+        evidence_table: One row per article of the cluster that is evidence
+            (relevant, not retracted), most relevant first.
     """
 
     id: int
@@ -390,6 +429,8 @@ class Cluster:
     summary: Summary | None = None
     evidence: EvidenceProfile = field(default_factory=EvidenceProfile)
     retracted_pmids: list[str] = field(default_factory=list)
+    relevance: float | None = None
+    evidence_table: list[EvidenceRow] = field(default_factory=list)
 
     @property
     def pmids(self) -> list[str]:
@@ -411,6 +452,12 @@ class Answer:
         articles: Metadata of every article among the hits, by PMID.
         entities: CHEMICAL and DISEASE mentions of the hit passages, by passage id.
         mode: Retrieval mode used.
+        less_related: Clusters whose relevance is below the threshold: listed
+            by title only, never summarised.
+        no_evidence: True when no retrieved article clears the relevance
+            threshold ("No article in this collection answers this question").
+        relevance_threshold: The threshold used; None when relevance was not estimated.
+        relevance_note: Why relevance was not estimated, when it was not.
     """
 
     question: str
@@ -421,10 +468,14 @@ class Answer:
     articles: dict[str, ArticleInfo] = field(default_factory=dict)
     entities: dict[int, list[Entity]] = field(default_factory=dict)
     mode: str | None = None
+    less_related: list[Cluster] = field(default_factory=list)
+    no_evidence: bool = False
+    relevance_threshold: float | None = None
+    relevance_note: str | None = None
 
     @property
     def pmids(self) -> list[str]:
-        """PMIDs of all hits, cluster by cluster, without repeats."""
+        """PMIDs of all hits of the shown clusters, cluster by cluster, without repeats."""
         return list(dict.fromkeys(p for c in self.clusters for p in c.pmids))
 
 

@@ -37,6 +37,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "litmine._compat",
             "litmine._speedups",
             "litmine.clock",
+            "litmine.splits",
         ),
     ),
     ("parse", ("litmine.parse", "litmine.fetch", "litmine.passages")),

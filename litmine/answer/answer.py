@@ -33,6 +33,7 @@ from litmine.errors import IndexStateError, InputError, LitmineError
 from litmine.types import Answer, ArticleInfo, Cluster, Entity, Hit, Passage, Summary
 
 if TYPE_CHECKING:
+    from litmine.answer.relevance import RelevanceModel
     from litmine.answer.summarize import Summarizer
     from litmine.config import Settings
     from litmine.search.hybrid import SearchFilters
@@ -135,6 +136,7 @@ class Answerer:
         self._dense_loaded = False
         self._index: PassageIndex | None = None
         self._embedder: Embedder | None = embedder
+        self._relevance_model: RelevanceModel | None = None
         self._lock = threading.Lock()
 
     @property
@@ -201,6 +203,7 @@ class Answerer:
                 cannot be loaded.
         """
         from litmine.answer.cluster import cluster_hits
+        from litmine.answer.trust import split_clusters
         from litmine.search.hybrid import validate_question
 
         cfg = self.settings.ask
@@ -217,7 +220,7 @@ class Answerer:
 
             mark = time.perf_counter()
             index, embedder = self._dense() if hits else (None, None)
-            vectors, _ = hit_vectors([h.passage for h in hits], index=index, embedder=embedder)
+            vectors, source = hit_vectors([h.passage for h in hits], index=index, embedder=embedder)
             timings["vectors"] = time.perf_counter() - mark
 
             mark = time.perf_counter()
@@ -231,16 +234,25 @@ class Answerer:
             articles = self._articles(hits)
             entities = self._entities(hits)
             clusters = self._clusters(hits, labels, articles, entities)
+            threshold, note = self._relevance(text, hits, vectors, source, clusters, articles)
+            less: list[Cluster] = []
+            if threshold is not None:
+                clusters, less = split_clusters(clusters, threshold)
             timings["cluster"] = time.perf_counter() - mark
 
             mark = time.perf_counter()
             summarizer = self.summarizer
-            self._summarize(text, clusters, articles, summarizer)
+            self._summarize(text, clusters, articles, summarizer, threshold)
+            self._evidence_tables(text, clusters, articles, threshold)
             timings["summarize"] = time.perf_counter() - mark
             timings["total"] = time.perf_counter() - start
         return Answer(
             question=text,
             clusters=clusters,
+            less_related=less,
+            no_evidence=bool(hits) and not clusters,
+            relevance_threshold=threshold,
+            relevance_note=note,
             summary_method=summarizer.method,
             summary_reason=summarizer.reason,
             timings=timings,
@@ -336,18 +348,68 @@ class Answerer:
             )
         return clusters
 
+    def _relevance(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        vectors: np.ndarray,
+        source: str,
+        clusters: list[Cluster],
+        articles: dict[str, ArticleInfo],
+    ) -> tuple[float | None, str | None]:
+        """Score relevance (:mod:`litmine.answer.trust`); the threshold, or None and why not."""
+        cfg = self.settings.ask
+        if not cfg.relevance:
+            return None, "relevance is not estimated (ask.relevance = false)"
+        if not hits:
+            return None, None
+        if source == "tfidf" or self._embedder is None:
+            return None, "relevance is not estimated: the embedding model is not available"
+        from litmine.answer.relevance import load_relevance_model
+        from litmine.answer.trust import score_relevance
+
+        if self._relevance_model is None:
+            self._relevance_model = load_relevance_model(cfg.relevance_model)
+        model = self._relevance_model
+        query = self._embedder.embed_queries([question])[0]
+        score_relevance(question, query, hits, vectors, clusters, model, articles)
+        return (model.threshold if cfg.min_relevance is None else cfg.min_relevance), None
+
+    def _evidence_tables(
+        self,
+        question: str,
+        clusters: list[Cluster],
+        articles: dict[str, ArticleInfo],
+        threshold: float | None,
+    ) -> None:
+        """Fill each shown cluster's evidence table and build its profile from it."""
+        from litmine.answer.evidence import profile_of_rows
+        from litmine.answer.trust import evidence_table
+
+        pmids = list(dict.fromkeys(p for c in clusters for p in c.pmids))
+        stored = {a.pmid: a for a in self.store.iter_articles(pmids=pmids)} if pmids else {}
+        for cluster in clusters:
+            cluster.evidence_table = evidence_table(question, cluster, stored, articles, threshold)
+            cluster.evidence = profile_of_rows(cluster.evidence_table)
+
     def _summarize(
         self,
         question: str,
         clusters: list[Cluster],
         articles: dict[str, ArticleInfo],
         summarizer: Summarizer,
+        threshold: float | None = None,
     ) -> None:
+        from litmine.answer.trust import summary_passages
+
         limit = self.settings.summarize.max_passages
-        inputs = [
-            [h.passage for h in c.hits if not articles[h.passage.pmid].retracted][:limit]
-            for c in clusters
-        ]
+        stored = None
+        if threshold is not None:  # relevant articles give their whole abstracts
+            pmids = {
+                h.passage.pmid for c in clusters for h in c.hits if (h.relevance or 0) >= threshold
+            }
+            stored = {p: self.store.passages_for(p) for p in pmids}
+        inputs = [summary_passages(c, articles, threshold, limit, stored) for c in clusters]
         summaries = summarizer.summarize(question, inputs) if clusters else []
         for cluster, passages, summary in zip(clusters, inputs, summaries, strict=True):
             if not passages:

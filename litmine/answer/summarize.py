@@ -492,15 +492,24 @@ def load_summarizer(settings: Settings, *, embedder: Embedder | None = None) -> 
     cfg = settings.summarize
     if cfg.method == "extractive":
         reason = "extractive summaries were requested (summarize.method = extractive)"
-        return ExtractiveSummarizer.from_settings(settings, embedder=embedder, reason=reason)
+        return _extractive(settings, embedder=embedder, reason=reason)
     try:
         return Seq2SeqSummarizer.from_settings(cfg)
     except (ModelNotFoundError, MissingDependencyError) as exc:
         if cfg.method == "seq2seq":
             raise
-        return ExtractiveSummarizer.from_settings(
-            settings, embedder=embedder, reason=_short_reason(exc)
-        )
+        return _extractive(settings, embedder=embedder, reason=_short_reason(exc))
+
+
+def _extractive(
+    settings: Settings, *, embedder: Embedder | None, reason: str
+) -> ExtractiveSummarizer:
+    """The extractive summariser ``summarize.sentence_choice`` names."""
+    if settings.summarize.sentence_choice == "findings":
+        from litmine.answer.findings import FindingsSummarizer
+
+        return FindingsSummarizer.from_settings(settings, embedder=embedder, reason=reason)
+    return ExtractiveSummarizer.from_settings(settings, embedder=embedder, reason=reason)
 
 
 def _short_reason(exc: ModelNotFoundError | MissingDependencyError) -> str:

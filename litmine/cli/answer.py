@@ -46,6 +46,17 @@ ClustersOpt = Annotated[
     typer.Option("--clusters", help="Number of clusters, or 'auto' to choose by silhouette."),
 ]
 
+MinRelevanceOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--min-relevance",
+        min=0.0,
+        max=1.0,
+        help="Least relevance (probability) of a shown cluster (ask.min_relevance; default: "
+        "the relevance model's threshold). 0 shows every cluster.",
+    ),
+]
+
 
 def parse_clusters(value: str | None) -> int | None:
     """Parse ``--clusters``: ``auto`` (or nothing) is None, else a positive integer.
@@ -68,13 +79,30 @@ def parse_clusters(value: str | None) -> int | None:
 
 def answer_json(answer: Answer) -> dict[str, Any]:
     """The answer as JSON-ready data, each cluster with its ``pmids``."""
+    from litmine.answer.trust import NO_EVIDENCE
     from litmine.types import to_jsonable
 
     data: dict[str, Any] = to_jsonable(answer)
-    for cluster, record in zip(answer.clusters, data["clusters"], strict=True):
-        record["pmids"] = cluster.pmids
+    for key in ("clusters", "less_related"):
+        for cluster, record in zip(getattr(answer, key), data[key], strict=True):
+            record["pmids"] = cluster.pmids
     data["pmids"] = answer.pmids
+    data["message"] = NO_EVIDENCE if answer.no_evidence else None
     return data
+
+
+def _nearest(answer: Answer, limit: int = 5) -> list[str]:
+    """The nearest articles of an answer without evidence, one line each."""
+    hits = sorted(
+        (h for c in answer.less_related for h in c.hits),
+        key=lambda h: -(h.relevance or 0.0),
+    )
+    lines: list[str] = []
+    for pmid in list(dict.fromkeys(h.passage.pmid for h in hits))[:limit]:
+        info = answer.articles.get(pmid)
+        title = (info.title if info is not None else "") or "(untitled)"
+        lines.append(f"  - PMID {pmid} {title}")
+    return lines
 
 
 def method_line(answer: Answer) -> str:
@@ -85,26 +113,48 @@ def method_line(answer: Answer) -> str:
 
 
 def render_answer(answer: Answer) -> str:
-    """The human-readable answer: per cluster its label, evidence, summary and articles."""
+    """The human-readable answer: per cluster its label, evidence, summary and articles.
+
+    The extractive fallback note is the method line, once per answer; clusters
+    below the relevance threshold are listed last under "Less related", by
+    title only; with no relevant article the answer says so and lists the
+    nearest titles as such.
+    """
+    from litmine.answer.trust import NO_EVIDENCE, evidence_pmids
+
     lines = [f"Question: {answer.question}", method_line(answer)]
-    if not answer.clusters:
+    if answer.relevance_note:
+        lines.append(f"relevance: {answer.relevance_note}")
+    if not answer.clusters and not answer.less_related:
         lines.append("no results")
         return "\n".join(lines)
+    if answer.no_evidence:
+        lines.append("")
+        lines.append(NO_EVIDENCE)
+        lines.append("Nearest articles (they do not answer it; not evidence):")
+        lines.extend(_nearest(answer))
     for n, cluster in enumerate(answer.clusters, start=1):
         summary = cluster.summary
         lines.append("")
         count = len(cluster.pmids)
-        lines.append(f"[{n}] {cluster.label}  ({count} article{'' if count == 1 else 's'})")
+        relevance = f", relevance {cluster.relevance:.2f}" if cluster.relevance is not None else ""
+        lines.append(
+            f"[{n}] {cluster.label}  ({count} article{'' if count == 1 else 's'}{relevance})"
+        )
         lines.append(f"    Evidence: {cluster.evidence.line()}")
         if summary is not None and summary.text:
             lines.append(f"    Summary: {summary.text}")
-            if summary.method == "extractive":
-                lines.append(f"    (extractive summary: {summary.reason or 'no reason given'})")
         elif summary is not None and summary.reason:
             lines.append(f"    Summary: none ({summary.reason})")
+        if cluster.evidence_table:
+            from litmine.answer.evidence import table_lines
+
+            lines.append("    Evidence table:")
+            lines.extend(f"      {row}" for row in table_lines(cluster.evidence_table))
         cited = set(summary.cited_pmids) if summary is not None else set()
+        evidence = evidence_pmids(cluster, answer.relevance_threshold)
         lines.append("    Articles:")
-        for pmid in cluster.pmids:
+        for pmid in evidence:
             info = answer.articles.get(pmid)
             year = f" ({info.year})" if info is not None and info.year else ""
             title = info.title if info is not None else ""
@@ -115,8 +165,20 @@ def render_answer(answer: Answer) -> str:
                 flags.append("cited")
             flag = f" [{', '.join(flags)}]" if flags else ""
             lines.append(f"      PMID {pmid}{year} {title}{flag}")
-    t = answer.timings
+        others = [p for p in cluster.pmids if p not in evidence]
+        if others:
+            lines.append(
+                f"    Also in this group, below the relevance threshold: {len(others)} article"
+                f"{'' if len(others) == 1 else 's'} (PMID {', '.join(others[:8])}"
+                f"{', ...' if len(others) > 8 else ''})"
+            )
+    if answer.less_related and not answer.no_evidence:
+        lines.append("")
+        lines.append("Less related (below the relevance threshold; not summarised):")
+        for cluster in answer.less_related:
+            lines.append(f"  - {cluster.label}: PMID {', '.join(cluster.pmids[:5])}")
     lines.append("")
+    t = answer.timings
     lines.append(
         "time: "
         + ", ".join(
@@ -139,13 +201,14 @@ def ask_command(
     pub_type: PubTypeOpt = None,
     mesh: MeshOpt = None,
     entity: EntityOpt = None,
+    min_relevance: MinRelevanceOpt = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Answer a question: clusters of evidence with labels, study types and cited summaries."""
     from litmine.answer.answer import Answerer
 
-    settings = cli_settings(data_dir)
+    settings = cli_settings(data_dir, ask={"min_relevance": min_relevance})
     n_clusters = parse_clusters(clusters)
     filters = search_filters(since, until, pub_type, mesh, entity)
     require_database(settings)
@@ -186,9 +249,18 @@ def export_command(
     all_hits: Annotated[
         bool, typer.Option("--all-hits", help="Every hit, not only the cited passages.")
     ] = False,
+    evidence: Annotated[
+        bool,
+        typer.Option(
+            "--evidence",
+            help="Write the evidence tables (one row per relevant article of each shown "
+            "cluster: design, sample size, year, key finding) instead of the findings.",
+        ),
+    ] = False,
     excel: Annotated[
         bool, typer.Option("--excel", help="Write a UTF-8 BOM so Excel reads the accents.")
     ] = False,
+    min_relevance: MinRelevanceOpt = None,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -196,7 +268,7 @@ def export_command(
     from litmine.answer.export import entity_tables, findings_frame, pairs_path, write_csv
     from litmine.errors import InputError
 
-    settings = cli_settings(data_dir)
+    settings = cli_settings(data_dir, ask={"min_relevance": min_relevance})
     n_clusters = parse_clusters(clusters)
     filters = search_filters(since, until, pub_type, mesh, entity)
     if not entities and not query:
@@ -232,10 +304,15 @@ def export_command(
         assert query is not None
         with Answerer(settings) as answerer:
             answer = answerer.ask(query, k=k, n_clusters=n_clusters, filters=filters, mode=mode)
-        frame = findings_frame(answer, all_hits=all_hits)
+        if evidence:
+            from litmine.answer.evidence import evidence_frame
+
+            frame = evidence_frame(answer)
+        else:
+            frame = findings_frame(answer, all_hits=all_hits)
         write_csv(frame, out_path, excel_bom=excel)
         written = {
-            "findings": {"path": str(out_path), "rows": len(frame)},
+            ("evidence" if evidence else "findings"): {"path": str(out_path), "rows": len(frame)},
             "summary_method": answer.summary_method,
             "summary_reason": answer.summary_reason,
         }

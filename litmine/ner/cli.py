@@ -354,7 +354,7 @@ def _write_table(header: list[str], rows: list[list[Any]], path: Path | None) ->
     """
     import pandas as pd
 
-    from litmine.export import write_csv
+    from litmine.answer.export import write_csv
 
     frame = pd.DataFrame(rows, columns=header)
     if path is None:

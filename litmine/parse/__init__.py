@@ -1,4 +1,4 @@
-"""Readers for article files: PubMed XML, MEDLINE text and BEIR JSONL.
+"""Readers for article files: PubMed XML, MEDLINE text, BEIR JSONL and PubMedQA JSON.
 
 All readers stream their input and share one contract: they yield
 :class:`~litmine.types.Article` records (and, for PubMed update files,
@@ -20,6 +20,7 @@ only; never ``store`` or anything above it.
 from __future__ import annotations
 
 import os
+import re
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +31,7 @@ from litmine.parse._io import GunzipStream, open_source, sniffable, wide_encodin
 from litmine.parse.beir import iter_beir_jsonl
 from litmine.parse.medline import iter_medline
 from litmine.parse.pubmed_xml import iter_pubmed_xml, parse_pubmed_xml_bytes
+from litmine.parse.pubmedqa import iter_pubmedqa_json
 from litmine.types import Article, Deletion
 
 __all__ = [
@@ -38,6 +40,7 @@ __all__ = [
     "iter_beir_jsonl",
     "iter_medline",
     "iter_pubmed_xml",
+    "iter_pubmedqa_json",
     "parse_pubmed_xml_bytes",
     "read_file",
 ]
@@ -46,10 +49,12 @@ FORMATS: dict[str, str] = {
     "pubmed_xml": "PubMed XML (EFetch, baseline/update files; .xml or .xml.gz)",
     "medline": "MEDLINE text (PMID- / TI  - ...; .txt or .medline, optionally gzipped)",
     "beir_jsonl": 'BEIR corpus JSON Lines ({"_id", "title", "text"}; .jsonl, optionally gzipped)',
+    "pubmedqa_json": "PubMedQA JSON ({PMID: {QUESTION, CONTEXTS, LABELS, LONG_ANSWER...}})",
 }
 """Supported formats: name -> description."""
 
 _SNIFF = 4096
+_PUBMEDQA_HEAD = re.compile(rb'\{\s*"\d+"\s*:\s*\{')
 
 
 def _supported() -> str:
@@ -62,14 +67,14 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     Gzip is undone first (magic bytes), UTF-16/32 text is decoded (by its
     byte-order mark), then the first meaningful bytes decide: ``<`` is
     PubMed XML (HTML pages too: the XML reader rejects them with a clear
-    message), a ``PMID-`` or other MEDLINE tag line is MEDLINE, ``{`` is
-    BEIR JSON Lines.
+    message), a ``PMID-`` or other MEDLINE tag line is MEDLINE,
+    ``{"<digits>": {`` is PubMedQA JSON, any other ``{`` is BEIR JSON Lines.
 
     Args:
         path: The file.
 
     Returns:
-        ``"pubmed_xml"``, ``"medline"`` or ``"beir_jsonl"``.
+        ``"pubmed_xml"``, ``"medline"``, ``"beir_jsonl"`` or ``"pubmedqa_json"``.
 
     Raises:
         InputError: The file is missing, empty, or in none of the formats
@@ -91,6 +96,8 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         raise InputError(f"{name} is empty.", f"supported formats: {_supported()}")
     if text.startswith(b"<"):
         return "pubmed_xml"  # XML names its encoding; libxml2 reads UTF-16 too
+    if _PUBMEDQA_HEAD.match(text):
+        return "pubmedqa_json"
     codec = wide_encoding(head)
     if codec is not None:
         wide = codec.upper().replace("-LE", "LE").replace("-BE", "BE")  # iconv's names
@@ -150,4 +157,6 @@ def read_file(
         return iter_pubmed_xml(Path(path))
     if fmt == "medline":
         return iter_medline(Path(path))
+    if fmt == "pubmedqa_json":
+        return iter_pubmedqa_json(Path(path))
     return iter_beir_jsonl(Path(path))

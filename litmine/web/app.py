@@ -44,6 +44,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from litmine.errors import InputError, LitmineError
 from litmine.search.hybrid import SearchFilters
+from litmine.web.evidence_view import evidence_view
 from litmine.web.models import AnswerOut, ArticleOut, ErrorOut, HitOut, SearchOut, pubmed_url
 from litmine.web.render import highlight_segments, year_chart
 
@@ -413,7 +414,8 @@ def create_app(
             return page(request)
         bounded(q, k, filters)
         answer = service.ask(q or "", k=k, filters=filters)
-        return page(request, answer=answer, view=_answer_view(answer, service))
+        view = _answer_view(answer, service) | evidence_view(answer, request.query_params)
+        return page(request, answer=answer, view=view)
 
     @app.get(
         "/export.csv",
@@ -432,13 +434,19 @@ def create_app(
         excel: Annotated[
             bool, Query(description="Prefix a byte-order mark for Microsoft Excel.")
         ] = False,
+        table: Annotated[
+            Literal["findings", "evidence"],
+            Query(description="'findings' (cited passages) or 'evidence' (evidence tables)."),
+        ] = "findings",
     ) -> Response:
+        from litmine.answer.evidence import evidence_frame
         from litmine.answer.export import findings_frame, write_csv
 
         bounded(q, k, filters)
         answer = service.ask(q, k=k, filters=filters)
         buffer = io.StringIO()
-        write_csv(findings_frame(answer), buffer, excel_bom=excel)
+        frame = evidence_frame(answer) if table == "evidence" else findings_frame(answer)
+        write_csv(frame, buffer, excel_bom=excel)
         return Response(
             buffer.getvalue().encode("utf-8"),
             media_type="text/csv; charset=utf-8",

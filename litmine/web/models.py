@@ -101,6 +101,22 @@ class EvidenceOut(BaseModel):
     retracted: int = 0
 
 
+class EvidenceRowOut(BaseModel):
+    """One article of a cluster's evidence table."""
+
+    pmid: str
+    title: str
+    year: int | None
+    design: str = Field(description="Study design: 'randomised trial', 'cohort', 'animal'...")
+    design_source: str = Field(description="'publication type', 'MeSH' or 'text' (rules).")
+    sample_size: int | None = Field(None, description="Participants, where the abstract says.")
+    sample_size_text: str | None = Field(None, description="The words it was read from.")
+    key_finding: str = Field(description="The sentence that best states the article's result.")
+    relevance: float | None = Field(None, description="Probability it answers the question.")
+    cited: bool
+    retracted: bool
+
+
 class CitedArticleOut(BaseModel):
     """An article cited by an answer."""
 
@@ -136,6 +152,12 @@ class ClusterOut(BaseModel):
     pmids: list[str]
     retracted_pmids: list[str]
     hits: list[HitOut]
+    relevance: float | None = Field(
+        None, description="Probability that the cluster holds an article answering the question."
+    )
+    evidence_table: list[EvidenceRowOut] = Field(
+        default_factory=list, description="One row per relevant article: design, n, finding."
+    )
 
     @classmethod
     def from_cluster(cls, cluster: Cluster) -> ClusterOut:
@@ -160,6 +182,10 @@ class ClusterOut(BaseModel):
             pmids=cluster.pmids,
             retracted_pmids=list(cluster.retracted_pmids),
             hits=[HitOut.from_hit(i, h) for i, h in enumerate(cluster.hits, start=1)],
+            relevance=cluster.relevance,
+            evidence_table=[
+                EvidenceRowOut(**dataclasses.asdict(row)) for row in cluster.evidence_table
+            ],
         )
 
 
@@ -173,11 +199,30 @@ class AnswerOut(BaseModel):
     timings: dict[str, float]
     clusters: list[ClusterOut]
     articles: list[CitedArticleOut]
+    less_related: list[ClusterOut] = Field(
+        default_factory=list,
+        description="Clusters below the relevance threshold (not summarised, not evidence).",
+    )
+    no_evidence: bool = Field(
+        False, description="True when no retrieved article answers the question."
+    )
+    message: str | None = Field(
+        None, description="'No article in this collection answers this question.' or None."
+    )
+    relevance_threshold: float | None = Field(
+        None, description="Least relevance of a shown cluster; None when not estimated."
+    )
 
     @classmethod
     def from_answer(cls, answer: Answer) -> AnswerOut:
         """Build from an :class:`~litmine.types.Answer`."""
+        from litmine.answer.trust import NO_EVIDENCE
+
         return cls(
+            less_related=[ClusterOut.from_cluster(c) for c in answer.less_related],
+            no_evidence=answer.no_evidence,
+            message=NO_EVIDENCE if answer.no_evidence else None,
+            relevance_threshold=answer.relevance_threshold,
             question=answer.question,
             mode=answer.mode,
             summary_method=answer.summary_method,

@@ -31,7 +31,11 @@ QUESTION = "Does aspirin prevent myocardial infarction, and does coffee protect 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Settings]]:
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("answer") / "data")
+    # These tests exercise clustering, labels, profiles and summaries over every
+    # hit; relevance folding is tested on its own below (``relevant`` fixture).
+    settings = load_settings(
+        data_dir=tmp_path_factory.mktemp("answer") / "data", ask={"relevance": False}
+    )
     store = Store.open(settings)
     store.upsert_articles(ARTICLES, split=lambda a: split_article(a, settings.passages))
     found: dict[int, list[Entity]] = {}
@@ -213,9 +217,10 @@ def _app() -> typer.Typer:
     return app
 
 
-def _invoke(world: tuple[Store, Settings], *args: str) -> Any:
+def _invoke(world: tuple[Store, Settings], *args: str, relevance: bool = False) -> Any:
     _, settings = world
-    return CliRunner().invoke(_app(), [*args, "--data-dir", str(settings.data_dir)])
+    env = {"LITMINE_ASK_RELEVANCE": "true" if relevance else "false"}
+    return CliRunner().invoke(_app(), [*args, "--data-dir", str(settings.data_dir)], env=env)
 
 
 def test_parse_clusters() -> None:
@@ -231,7 +236,7 @@ def test_ask_command_human_and_json(world: tuple[Store, Settings]) -> None:
     assert result.exit_code == 0, result.output
     text = result.output
     assert "summary_method: extractive (model google/flan-t5-base is not in" in text
-    assert "(extractive summary: model google/flan-t5-base" in text
+    assert text.count("model google/flan-t5-base is not in") == 1  # once per answer
     assert "Evidence: 1 meta-analysis, 2 RCTs" in text
     assert f"PMID {RETRACTED_PMID} (2010)" in text and "RETRACTED, not summarised" in text
     assert "[cited]" in text
@@ -273,3 +278,73 @@ def test_export_command_findings_and_entities(
     assert list(pd.read_csv(coffee, dtype=str)["name"]) == ["coffee"]
     missing = _invoke(world, "export", "--out", str(out))
     assert missing.exit_code == 1 and "--query" in missing.output
+
+
+# ----------------------------------------------------------------------------- relevance
+
+
+@pytest.fixture(scope="module")
+def relevant(world: tuple[Store, Settings]) -> Iterator[Answerer]:
+    """An answerer with the default relevance model and threshold."""
+    store, settings = world
+    on = settings.model_copy(update={"ask": settings.ask.model_copy(update={"relevance": True})})
+    with Answerer(on, store=store, embedder=minilm()) as a:
+        yield a
+
+
+def test_only_relevant_clusters_are_shown_with_evidence_tables(relevant: Answerer) -> None:
+    answer = relevant.ask("Does aspirin prevent myocardial infarction?", k=50)
+    assert answer.relevance_threshold is not None and not answer.no_evidence
+    shown = {p for c in answer.clusters for p in c.pmids}
+    assert shown & set(ASPIRIN)
+    assert not shown & set(SLEEP)  # sleep articles are never shown as evidence
+    assert {p for c in answer.less_related for p in c.pmids} & set(SLEEP)
+    for cluster in answer.clusters:
+        assert cluster.relevance is not None and cluster.relevance >= answer.relevance_threshold
+        assert cluster.evidence_table and cluster.summary is not None
+        rows = {r.pmid: r for r in cluster.evidence_table}
+        assert set(rows) <= set(cluster.pmids)
+        assert all((r.relevance or 0) >= answer.relevance_threshold for r in rows.values())
+        assert set(cluster.summary.cited_pmids) <= set(rows)
+        assert RETRACTED_PMID not in cluster.summary.cited_pmids
+        if "2001" in rows:  # typed "Randomized Controlled Trial" in PubMed
+            assert rows["2001"].design == "randomised trial"
+            assert rows["2001"].design_source == "publication type"
+    for cluster in answer.less_related:
+        assert cluster.summary is None and not cluster.evidence_table
+
+
+def test_unanswerable_question_says_so_and_summarises_nothing(
+    relevant: Answerer, world: tuple[Store, Settings]
+) -> None:
+    question = "Does quantum tunnelling speed up photosynthesis in desert cacti?"
+    answer = relevant.ask(question, k=50)
+    assert answer.no_evidence and not answer.clusters and answer.less_related
+    assert all(c.summary is None for c in answer.less_related)
+    result = _invoke(world, "ask", question, relevance=True)
+    assert result.exit_code == 0, result.output
+    assert "No article in this collection answers this question." in result.output
+    assert "Summary:" not in result.output
+    data = json.loads(_invoke(world, "ask", question, "--json", relevance=True).output)
+    assert data["no_evidence"] and data["clusters"] == [] and data["less_related"]
+    assert data["message"] == "No article in this collection answers this question."
+    shown = _invoke(world, "ask", question, "--min-relevance", "0", "--json", relevance=True)
+    assert json.loads(shown.output)["clusters"]  # a zero threshold shows everything
+
+
+def test_export_evidence_tables(world: tuple[Store, Settings], tmp_path: Path) -> None:
+    out = tmp_path / "evidence.csv"
+    result = _invoke(
+        world,
+        "export",
+        "--query",
+        "Does aspirin prevent myocardial infarction?",
+        "--evidence",
+        "--out",
+        str(out),
+        relevance=True,
+    )
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, dtype=str)
+    assert {"design", "sample_size", "year", "key_finding", "pmid"} <= set(frame.columns)
+    assert len(frame) and set(frame["pmid"]) <= {*ASPIRIN, RETRACTED_PMID}

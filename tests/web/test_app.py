@@ -197,9 +197,28 @@ def test_page_renders_an_answer(ask_client: TestClient) -> None:
     assert 'href="https://pubmed.ncbi.nlm.nih.gov/1001/"' in html
     assert '<mark class="ent ent-chemical" title="CHEMICAL: aspirin">aspirin</mark>' in html
     assert "<svg" in html and "Matching articles per year" in html
-    assert "Extractive summary: sentences quoted from the abstracts" in html
-    assert "summarize.method = extractive" in html  # the reason, once
+    assert "Summaries are <strong>extractive</strong>" in html
+    assert html.count("summarize.method = extractive") == 1  # the reason, once per answer
+    assert 'class="evidence-table' in html and "Key finding" in html
+    assert "&amp;sort=n#cluster-" in html  # server-side sorting, no scripts
     assert 'href="/export.csv?q=does+aspirin+prevent+myocardial+infarction"' in html
+
+
+def test_page_sorts_evidence_tables_and_says_when_nothing_answers(
+    ask_client: TestClient,
+) -> None:
+    html = ask_client.get(
+        "/", params={"q": "does aspirin prevent myocardial infarction", "sort": "year"}
+    ).text
+    assert "sorted by year" in html
+    for table in re.findall(r'<table class="evidence-table.*?</table>', html, re.S):
+        years = [int(y) for y in re.findall(r"<td>((?:19|20)\d\d)</td>", table)]
+        assert years == sorted(years, reverse=True)
+    html = ask_client.get("/", params={"q": "quantum tunnelling in desert cacti"}).text
+    assert "No article in this collection answers this question." in html
+    assert 'class="summary' not in html
+    body = ask_client.get("/api/ask", params={"q": "quantum tunnelling in desert cacti"}).json()
+    assert body["no_evidence"] and body["clusters"] == [] and body["less_related"]
 
 
 def test_page_escapes_article_markup(ask_client: TestClient) -> None:
