@@ -178,6 +178,33 @@ SPLIT: dict[str, dict[str, str]] = {
             "EntityCount PairCount extract_store top_entities chemical_disease_pairs",
         ),
     },
+    "litmine.ner.train": {
+        **_moved(
+            "litmine.ner.train.spacy_config",
+            "DEFAULT_EPOCHS TrainConfig TINY PretrainConfig _pretraining_block build_config",
+        ),
+        **_moved("litmine.ner.train.corpus", "_check_paths _limited"),
+        **_moved("litmine.ner.train.run", "train _train package_pipeline"),
+        **_moved(
+            "litmine.ner.train.pretraining",
+            "_csv_abstract read_texts _text_key collect_texts pretrain",
+        ),
+        **_moved("litmine.ner.pubtator", "LABELS ConversionStats to_docbin"),
+    },
+    "litmine.ner.transformer": {
+        **_moved(
+            "litmine.ner.transformer.component",
+            "FACTORY DEFAULT_BASE _WEIGHTS _META _FROZEN resolve_base TransformerNer "
+            "_frozen_weights make_transformer_ner",
+        ),
+        **_moved("litmine.ner.transformer.bio", "tag_set bio_tags decode_bio viterbi_bio"),
+        **_moved("litmine.ner.transformer.windows", "_torch _Window _windows _tensors"),
+        **_moved(
+            "litmine.ner.transformer.training",
+            "TransformerTrainConfig train_transformer train_pipeline",
+        ),
+        **_moved("litmine.ner.pubtator", "LABELS"),
+    },
 }
 SPLIT_NAMES = sorted((old, name) for old, names in SPLIT.items() for name in names)
 
@@ -194,7 +221,10 @@ def test_split_modules_keep_their_public_names() -> None:
     import litmine
     import litmine.entities
 
-    assert set(litmine.entities.__all__) <= set(SPLIT["litmine.entities"])
+    for old in SPLIT:
+        module = importlib.import_module(old)
+        assert set(getattr(module, "__all__", ())) <= set(SPLIT[old])
+        assert module.__doc__ and "Modules:" in module.__doc__
     # Still litmine/models, not litmine/entities/models.
     assert Path(litmine.__file__).resolve().parent / "models" == litmine.entities.MODELS_DIR
 
@@ -214,6 +244,34 @@ def test_a_patch_on_the_old_path_reaches_the_code(monkeypatch: pytest.MonkeyPatc
         litmine.entities.build_nlp()  # calls load_pipeline inside litmine.entities.loading
     monkeypatch.undo()
     assert loading.load_pipeline is original and litmine.entities.load_pipeline is original
+
+
+def test_the_spacy_factory_entry_point_still_loads() -> None:
+    from importlib.metadata import entry_points
+
+    from litmine.ner.transformer import make_transformer_ner
+
+    factories = entry_points(group="spacy_factories")
+    (factory,) = [e for e in factories if e.name == "litmine_transformer_ner"]
+    assert factory.value == "litmine.ner.transformer:make_transformer_ner"
+    assert factory.load() is make_transformer_ner
+
+
+def test_a_patch_on_an_old_ner_path_reaches_the_code(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import litmine.ner.train
+    from litmine.errors import InputError
+
+    def no_texts(paths: object, *, exclude_paths: object = ()) -> tuple[list[str], dict[str, int]]:
+        return [], {}
+
+    texts = tmp_path / "texts.txt"
+    texts.write_text("Naloxone reversed the hypotension.\n", encoding="utf-8")
+    monkeypatch.setattr(litmine.ner.train, "collect_texts", no_texts)
+    assert litmine.ner.train.pretraining.collect_texts is no_texts
+    with pytest.raises(InputError, match="no text to pretrain on"):
+        litmine.ner.train.pretrain([texts], tmp_path / "out")  # calls collect_texts inside
 
 
 # --- parse / fetch (issue 13): litmine/parse/pubmed_xml.py and litmine/fetch/entrez.py
