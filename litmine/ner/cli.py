@@ -11,6 +11,7 @@ and :mod:`litmine.entities`; heavy libraries are imported inside the commands.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -375,7 +376,11 @@ def ner_adapt(
     from litmine.store import Store
 
     command = " ".join(["litmine", *sys.argv[1:]]) if sys.argv else "litmine ner adapt"
-    with Store.open(_settings(data_dir), read_only=True) as store:
+    # spaCy's training log goes to standard error, so --json prints JSON only.
+    with (
+        Store.open(_settings(data_dir), read_only=True) as store,
+        contextlib.redirect_stdout(sys.stderr),
+    ):
         report = adapt_from_store(
             store, out_dir,
             teachers=teachers or list(DEFAULT_TEACHERS), min_votes=min_votes,

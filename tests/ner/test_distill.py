@@ -176,3 +176,39 @@ def test_ner_adapt_on_tiny_store(tmp_path: Path) -> None:
     saved = json.loads((tmp_path / "adapted" / REPORT_FILE).read_text())
     assert saved["silver"]["kept"] == 16 and saved["init_from"] is None
     assert spacy.load(tmp_path / "adapted").pipe_names == ["tok2vec", "ner"]
+
+
+def test_cli_ner_adapt_fine_tunes_the_first_teacher(tmp_path: Path, gold5: Path) -> None:
+    from typer.testing import CliRunner
+
+    from litmine.cli import app
+    from litmine.ner.train import train
+
+    teacher = train([gold5], gold5, tmp_path / "teacher", config=TINY, epochs=1, seed=0)
+    hal = {"label": "CHEMICAL", "pattern": "haloperidol"}
+    ruler = _ruler(tmp_path / "ruler", [hal])
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(
+        "".join(
+            json.dumps({"_id": str(i), "title": f"Case {i}", "text": f"{TEXT} Dose {i} mg."}) + "\n"
+            for i in range(1, 7)
+        )
+    )
+    data = tmp_path / "data"
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", "--file", str(corpus), "--data-dir", str(data)])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "adapted"
+    args = ["ner", "adapt", "--out", str(out), "--data-dir", str(data), "--steps", "3"]
+    result = runner.invoke(
+        app, [*args, "--teacher", str(teacher), "--teacher", str(ruler), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["init_from"] == str(teacher) and report["silver"]["teachers"] == 2
+    # Sourced from the teacher: its (tiny) architecture, not the default student's width.
+    student = spacy.load(out)
+    assert student.get_pipe("tok2vec").model.get_dim("nO") == TINY.width
+    assert (out / CARD_FILE).is_file()
+    result = runner.invoke(app, [*args, "--teacher", str(ruler)])
+    assert result.exit_code == 1 and "not a CNN" in result.output
