@@ -115,6 +115,8 @@ def silver_doc(
     kept: Sequence[Span],
     proposed: Iterable[Span],
     stats: SilverStats | None = None,
+    *,
+    untagged: str = "outside",
 ) -> Doc:
     """A training document: kept spans as entities, disputed tokens missing, others outside.
 
@@ -124,6 +126,9 @@ def silver_doc(
         kept: Spans the vote kept (non-overlapping).
         proposed: Every span any teacher predicted.
         stats: Counters to update.
+        untagged: ``"outside"`` (default) teaches tokens no teacher tagged as
+            non-entities; ``"missing"`` leaves them untaught too (the silver
+            then only teaches its entities).
 
     Returns:
         The document with ``ENT_IOB`` set on every token (``-`` for disputed ones).
@@ -152,7 +157,9 @@ def silver_doc(
             disputed.update(range(loose.start, loose.end))
     disputed -= in_ent
     missing = [SpacySpan(doc, i, i + 1) for i in sorted(disputed)]
-    doc.set_ents(ents, missing=missing, default="outside")
+    if untagged not in ("outside", "missing"):
+        raise InputError(f"untagged must be 'outside' or 'missing', not {untagged!r}")
+    doc.set_ents(ents, missing=missing, default=untagged)
     stats.tokens += len(doc)
     stats.missing_tokens += len(missing)
     stats.kept += len(ents)
@@ -173,6 +180,7 @@ def build_silver(
     teacher_spans: Sequence[Sequence[Sequence[Span]]],
     *,
     min_votes: int,
+    untagged: str = "outside",
 ) -> tuple[DocBin, SilverStats]:
     """Vote over the teachers' spans and build the silver training documents.
 
@@ -181,6 +189,8 @@ def build_silver(
         texts: The texts.
         teacher_spans: Per teacher, per text, the predicted spans (see :func:`predict`).
         min_votes: Votes a span needs.
+        untagged: Tokens no teacher tagged: ``"outside"`` or ``"missing"`` (see
+            :func:`silver_doc`).
 
     Returns:
         The silver ``DocBin`` and its counts.
@@ -203,7 +213,7 @@ def build_silver(
         proposed = set().union(*per_teacher)
         kept = vote(per_teacher, min_votes)
         stats.proposed += len(proposed)
-        db.add(silver_doc(nlp, text, kept, proposed, stats))
+        db.add(silver_doc(nlp, text, kept, proposed, stats, untagged=untagged))
         stats.docs += 1
     return db, stats
 

@@ -80,6 +80,11 @@ def test_silver_doc_marks_disputed_tokens_missing(tok_nlp: Language) -> None:
         ("malignant syndrome", "DISEASE"),
         ("haloperidol", "CHEMICAL"),
     ]
+    # Positive-only silver: nothing untagged is taught as outside either.
+    pos = silver_doc(tok_nlp, TEXT, [MS, HAL], {NMS, MS, HAL}, untagged="missing")
+    assert [t.ent_iob_ for t in pos] == [t.ent_iob_ if t.ent_iob_ != "O" else "" for t in doc]
+    with pytest.raises(InputError, match="untagged"):
+        silver_doc(tok_nlp, TEXT, [], [], untagged="inside")
     # The missing marks survive a DocBin round trip (what the student reads).
     db = DocBin(attrs=["ENT_IOB", "ENT_TYPE"])
     db.add(doc)
