@@ -502,8 +502,8 @@ Made by `{command}`.
 - Unlabelled text: {report.texts} passages of the store; {s.kept} silver spans ({labels}),
   {s.proposed} spans proposed, {s.missing_tokens} of {s.tokens} tokens missing.
 - Gold data mixed in: {", ".join(report.gold_files) or "none"}.
-- Student: started from {start}; {report.steps} steps, seed {report.seed}; checkpoint by
-  {"F1 on " + report.dev_file if report.dev_file else "none (last step kept)"}.
+- Student: started from {start}; {report.steps} steps, seed {report.seed}; kept checkpoint:
+  {"best F1 on " + report.dev_file if report.dev_file else "the last step (no --dev)"}.
 - Wall time: {report.seconds:.0f} s.
 
 No quality figure is recorded: the store has no labels. Score the folder on a labelled
