@@ -11,6 +11,7 @@ and :mod:`litmine.entities`; heavy libraries are imported inside the commands.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -243,6 +244,157 @@ def ner_eval(
         f"{scores.docs} abstracts, {scores.abstracts_per_second:.1f} abstracts/s",
         markup=False,
     )
+
+
+@ner_app.command("silver")
+@handle_errors
+def ner_silver(
+    texts: Annotated[
+        list[Path],
+        typer.Option("--texts", help="Unlabelled abstracts (repeatable; as for `ner pretrain`)."),
+    ],
+    teachers: Annotated[
+        list[str], typer.Option("--teacher", help="Teacher model, name or folder (repeatable).")
+    ],
+    out_file: Annotated[Path, typer.Option("--out", help="Silver DocBin to write (.spacy).")],
+    exclude: Annotated[
+        list[Path] | None,
+        typer.Option("--exclude", help="Documents never to label, by id and text (dev, gold)."),
+    ] = None,
+    min_votes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Teachers that must predict a span (default: a majority)."),
+    ] = None,
+) -> None:
+    """Label unlabelled texts with a vote of teacher models (silver data for `ner distill`).
+
+    A span is kept when at least --min-votes teachers predict exactly it; tokens of
+    spans the vote dropped are marked missing (no loss), the rest outside.
+    """
+    from litmine.config import NerSettings
+    from litmine.entities import build_nlp
+    from litmine.ner.distill import label_texts, write_stats
+    from litmine.ner.train import collect_texts
+
+    docs, counts = collect_texts(texts, exclude_paths=exclude or [])
+    nlps = [build_nlp(NerSettings(model=t)) for t in teachers]
+    db, stats = label_texts(nlps, docs, min_votes=min_votes)
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    db.to_disk(out_file)
+    write_stats(stats, out_file.with_suffix(".json"))
+    out.print(
+        f"{stats.docs} texts, {stats.kept} silver spans of {stats.proposed} proposed "
+        f"({stats.missing_tokens} of {stats.tokens} tokens missing) -> {out_file}; "
+        f"per file: {json.dumps(counts)}",
+        markup=False, highlight=False, soft_wrap=True,
+    )  # fmt: skip
+
+
+@ner_app.command("distill")
+@handle_errors
+def ner_distill(
+    gold: Annotated[
+        list[Path], typer.Option("--gold", help="PubTator file with gold labels (repeatable).")
+    ],
+    silver: Annotated[
+        list[Path], typer.Option("--silver", help="Silver DocBin from `ner silver` (repeatable).")
+    ],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the student pipeline.")],
+    dev: Annotated[
+        Path | None, typer.Option("--dev", help="PubTator file for checkpoint selection.")
+    ] = None,
+    steps: Annotated[
+        int, typer.Option(min=1, help="Training steps (the learning rate reaches 0 there).")
+    ] = 3300,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    gold_repeat: Annotated[
+        int, typer.Option(min=1, help="Copies of the gold documents per epoch (silver weight).")
+    ] = 8,
+    silver_limit: Annotated[
+        int | None, typer.Option(min=1, help="Use at most this many silver documents.")
+    ] = None,
+    dev_limit: Annotated[int, typer.Option(min=1, help="Dev documents used for selection.")] = 120,
+    work_dir: Annotated[
+        Path | None, typer.Option(help="Keep corpora, config and checkpoints here.")
+    ] = None,
+) -> None:
+    """Train a student with the default's fast CNN architecture on gold + silver data."""
+    from litmine.ner.distill import train_student
+
+    path = train_student(
+        gold, silver, dev, out_dir,
+        steps=steps, seed=seed, gold_repeat=gold_repeat, silver_limit=silver_limit,
+        dev_limit=dev_limit, work_dir=work_dir,
+    )  # fmt: skip
+    out.print(f"saved student NER pipeline to {path}", markup=False, highlight=False)
+
+
+@ner_app.command("adapt")
+@handle_errors
+def ner_adapt(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the adapted model.")],
+    teachers: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--teacher",
+            help="Teacher model (repeatable; default litmine-bc5cdr and litmine-bc5cdr-wide). "
+            "The student starts from the first one's weights.",
+        ),
+    ] = None,
+    min_votes: Annotated[
+        int | None,
+        typer.Option(min=1, help="Teachers that must agree on a span (default: a majority)."),
+    ] = None,
+    gold: Annotated[
+        list[Path] | None,
+        typer.Option("--gold", help="Labelled PubTator file mixed in (e.g. BC5CDR train)."),
+    ] = None,
+    dev: Annotated[
+        Path | None, typer.Option("--dev", help="PubTator file for checkpoint selection.")
+    ] = None,
+    steps: Annotated[int, typer.Option(min=1, help="Training steps.")] = 1000,
+    from_scratch: Annotated[
+        bool, typer.Option("--from-scratch", help="Student from random weights, not the teacher's.")
+    ] = False,
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Label at most this many passages.")
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    data_dir: DataDirOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Adapt the NER model to the stored collection without labels (self-training).
+
+    The teachers label the store's passages, their agreement becomes silver data,
+    and a student (the fast CNN) retrains on it (plus --gold), starting from the
+    first teacher. The folder gets a MODEL_CARD.md recording the run; point
+    `ner.model` at it after scoring it with `litmine ner eval`.
+    """
+    from dataclasses import asdict
+
+    from litmine.ner.distill import DEFAULT_TEACHERS, adapt_from_store
+    from litmine.store import Store
+
+    command = " ".join(["litmine", *sys.argv[1:]]) if sys.argv else "litmine ner adapt"
+    # spaCy's training log goes to standard error, so --json prints JSON only.
+    with (
+        Store.open(_settings(data_dir), read_only=True) as store,
+        contextlib.redirect_stdout(sys.stderr),
+    ):
+        report = adapt_from_store(
+            store, out_dir,
+            teachers=teachers or list(DEFAULT_TEACHERS), min_votes=min_votes,
+            gold_paths=gold or [], dev_path=dev, from_scratch=from_scratch, steps=steps,
+            seed=seed, limit=limit, command=command,
+        )  # fmt: skip
+    if as_json:
+        out.print_json(json.dumps(asdict(report)))
+        return
+    out.print(
+        f"labelled {report.texts} passages ({report.silver.kept} silver spans); "
+        f"saved adapted NER model to {report.out} in {report.seconds:.0f} s",
+        markup=False, highlight=False,
+    )  # fmt: skip
 
 
 def _pmids_for(settings_data_dir: Path | None, query: str | None, limit: int) -> list[str] | None:
