@@ -378,7 +378,7 @@ def ner_adapt(
     command = " ".join(["litmine", *sys.argv[1:]]) if sys.argv else "litmine ner adapt"
     # spaCy's training log goes to standard error, so --json prints JSON only.
     with (
-        Store.open(_settings(data_dir), read_only=True) as store,
+        Store.open(cli_settings(data_dir), read_only=True) as store,
         contextlib.redirect_stdout(sys.stderr),
     ):
         report = adapt_from_store(
