@@ -24,8 +24,8 @@ from litmine import ingest
 from litmine.config import Settings, load_settings
 from litmine.errors import InputError, StoreError
 from litmine.fetch.entrez import SearchWindow
-from litmine.pipeline import extract_entities as extract_stage
-from litmine.pipeline import update_vector_index
+from litmine.ingest import extract_entities as extract_stage
+from litmine.ingest import update_vector_index
 from litmine.store import SavedQuery
 from litmine.types import IngestReport
 

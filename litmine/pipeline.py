@@ -1,14 +1,11 @@
 """Jobs shared by the CLI, the Prefect flows and the web app (old import path).
 
-The ingest jobs live in :mod:`litmine.ingest` and are re-exported here so
-``from litmine.pipeline import ingest_files`` keeps working. The two stage
-jobs below (entities, vector index) stay here for now: they sit above ingest
-(they load models), so :mod:`litmine.ingest` may not hold them.
+The jobs live in :mod:`litmine.ingest` (the stage jobs in
+:mod:`litmine.ingest.stages`) and are re-exported here so
+``from litmine.pipeline import ingest_files`` keeps working.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from litmine.ingest import (
     Progress,
@@ -30,10 +27,7 @@ from litmine.ingest import (
     store_records,
     tracked_run,
 )
-
-if TYPE_CHECKING:
-    from litmine.config import Settings
-    from litmine.vectors.build import IndexReport
+from litmine.ingest.stages import extract_entities, update_vector_index
 
 __all__ = [
     "Progress",
@@ -57,55 +51,3 @@ __all__ = [
     "tracked_run",
     "update_vector_index",
 ]
-
-
-def extract_entities(
-    settings: Settings, *, rebuild: bool = False, progress: Progress | None = None
-) -> int:
-    """Entity stage: run the NER pipeline over stored articles not processed yet.
-
-    Resumable: each batch of articles is committed with a processed mark, so a
-    re-run continues where a killed one stopped.
-
-    Args:
-        settings: Settings tree (NER model and batching).
-        rebuild: Delete all entities and extract them again.
-        progress: Optional progress sink, advanced per article.
-
-    Returns:
-        Number of articles processed.
-    """
-    from litmine.entities import build_nlp, extract_store
-
-    ner = settings.ner
-    nlp = build_nlp(ner)
-    with open_store(settings) as store:
-        if progress is not None:
-            progress.total(None if rebuild else len(store.pmids_needing_entities()))
-        return extract_store(
-            store,
-            nlp,
-            rebuild=rebuild,
-            batch_articles=ner.batch_articles,
-            batch_size=ner.batch_size,
-            n_process=ner.n_process,
-            max_chars=ner.max_chars,
-            progress=progress.advance if progress is not None else None,
-        )
-
-
-def update_vector_index(settings: Settings, *, rebuild: bool = False) -> IndexReport:
-    """Embedding stage: bring the FAISS passage index up to date with the store.
-
-    Args:
-        settings: Settings tree (model, backend, index).
-        rebuild: Embed every passage into a fresh index instead of updating.
-    """
-    from litmine.vectors.build import build_index, update_index
-    from litmine.vectors.embed import load_embedder
-
-    embedder = load_embedder(settings.embed)
-    with open_store(settings) as store:
-        if rebuild:
-            return build_index(store, embedder, settings)
-        return update_index(store, embedder, settings)

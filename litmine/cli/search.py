@@ -79,7 +79,7 @@ def index_update(
 
 def _run_index_stage(data_dir: Path | None, backend: str | None, *, rebuild: bool) -> IndexReport:
     """Run the embedding stage with the flags' settings."""
-    from litmine.pipeline import update_vector_index
+    from litmine.ingest import update_vector_index
 
     return update_vector_index(_index_settings(data_dir, backend), rebuild=rebuild)
 

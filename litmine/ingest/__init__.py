@@ -29,6 +29,7 @@ from litmine.ingest.saved_queries import (
     remove_saved_query,
     run_saved_query,
 )
+from litmine.ingest.stages import extract_entities, update_vector_index
 from litmine.ingest.status import StatusReport, status
 from litmine.ingest.writer import Progress, Record, open_store, store_records, tracked_run
 
@@ -40,6 +41,7 @@ __all__ = [
     "add_saved_query",
     "check_cron",
     "default_workers",
+    "extract_entities",
     "get_saved_query",
     "incremental_since",
     "ingest_files",
@@ -55,4 +57,5 @@ __all__ = [
     "status",
     "store_records",
     "tracked_run",
+    "update_vector_index",
 ]

@@ -422,12 +422,12 @@ def entities_main(
     """Extract entities of stored articles not processed yet (resumable)."""
     if ctx.invoked_subcommand is not None:
         return
-    from litmine import pipeline
+    from litmine import ingest
 
     settings = cli_settings(data_dir, ner={"model": model})
     with progress_bar("extracting entities") as bar:
-        n = pipeline.extract_entities(settings, rebuild=rebuild, progress=bar)
-    total = pipeline.status(settings, runs=0).counts.entities
+        n = ingest.extract_entities(settings, rebuild=rebuild, progress=bar)
+    total = ingest.status(settings, runs=0).counts.entities
     out.print(f"processed {n} articles / entities {total}", markup=False, highlight=False)
 
 
