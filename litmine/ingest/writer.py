@@ -9,7 +9,7 @@ order, and bad records are counted, not raised.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from litmine.errors import LitmineError
@@ -60,29 +60,35 @@ _WRITE_EVERY = 250
 
 
 class _Transaction:
-    """A store transaction opened on the first write and committed on demand."""
+    """A store transaction opened on the first write and committed on demand.
+
+    The transaction's context manager lives in an :class:`~contextlib.ExitStack`
+    from :meth:`begin` until :meth:`commit` (a clean exit: the store commits)
+    or :meth:`abort` (an exit with the error: the store rolls back).
+    """
 
     def __init__(self, store: Store) -> None:
         self._store = store
-        self._open: Any = None
+        self._stack: ExitStack | None = None
         self.written = 0
 
     def begin(self) -> None:
-        if self._open is None:
-            self._open = self._store.transaction()
-            self._open.__enter__()
+        if self._stack is None:
+            stack = ExitStack()
+            stack.enter_context(self._store.transaction())
+            self._stack = stack
 
     def commit(self) -> None:
-        if self._open is not None:
-            self._open, opened = None, self._open
+        stack, self._stack = self._stack, None
+        if stack is not None:
             self.written = 0
-            opened.__exit__(None, None, None)
+            stack.close()
 
     def abort(self, exc: BaseException) -> None:
         """Roll back what the open transaction wrote (the error is the caller's to raise)."""
-        if self._open is not None:
-            self._open, opened = None, self._open
-            opened.__exit__(type(exc), exc, exc.__traceback__)
+        stack, self._stack = self._stack, None
+        if stack is not None:
+            stack.__exit__(type(exc), exc, exc.__traceback__)
 
 
 def store_records(
