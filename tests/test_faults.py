@@ -51,8 +51,10 @@ def test_kill_and_resume_ingest_loses_and_duplicates_nothing(tmp_path: Path) -> 
     diff = report["comparison"]
     assert report["kills_done"] == 3
     killed = [a for a in report["attempts"] if a["killed"]]
-    # Every kill came after its threshold of committed articles, mid-run.
-    assert all(a["articles_after"] >= a["threshold"] for a in killed)
+    # Every kill aimed at a threshold of committed articles came after it. (On a
+    # fast machine a run can finish inside the kill's delay; the bench then
+    # kills the later runs at a moment in time, with no threshold.)
+    assert all(a["articles_after"] >= a["threshold"] for a in killed if "threshold" in a)
     assert report["survivor_processes"] == 0
     assert report["final"]["rc"] == 0
     assert diff["articles_ref"] == diff["articles"] == 2000
