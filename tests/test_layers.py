@@ -7,6 +7,7 @@ Layers, lowest first (a module may import its own layer and the ones below)::
     store    store/
     models   vectors/, entities, ner/ (not ner/cli)
     ingest   ingest/, pipeline
+    scale    scale/ (Dask runner, shards, committer)
     search   search/
     answer   answer/
     shells   cli/, web/, ner/cli, datasets, testing, flows/
@@ -44,6 +45,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("store", ("litmine.store",)),
     ("models", ("litmine.vectors", "litmine.entities", "litmine.ner")),
     ("ingest", ("litmine.ingest", "litmine.pipeline")),
+    ("scale", ("litmine.scale",)),
     ("search", ("litmine.search",)),
     ("answer", ("litmine.answer",)),
     (

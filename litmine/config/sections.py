@@ -1,39 +1,17 @@
-"""The one settings tree.
+"""The sections of the settings tree: one pydantic model per component.
 
-Values come, highest priority first, from: keyword arguments (CLI flags),
-``LITMINE_*`` environment variables (``LITMINE_ENTREZ_EMAIL`` sets
-``entrez.email``), the documented short aliases (``LITMINE_EUTILS_URL``,
-``NCBI_API_KEY``), a TOML config file (``LITMINE_CONFIG`` or ``./litmine.toml``),
-and the defaults below. Unknown keys are errors, never silently ignored.
+Each field carries a description (``litmine config --help`` and the docs read
+them); unknown keys are errors (``extra="forbid"``).
 """
 
 from __future__ import annotations
 
-import os
-import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
-
-from litmine.errors import ConfigError
+from pydantic import BaseModel, ConfigDict, Field
 
 DEFAULT_EUTILS_URL = "https://eutils.ncbi.nlm.nih.gov/entrez/eutils/"
-CONFIG_FILE_ENV = "LITMINE_CONFIG"
-DEFAULT_CONFIG_FILE = "litmine.toml"
-
-# Short environment names promised in the README, mapped onto the tree.
-ENV_ALIASES: dict[str, tuple[str, str]] = {
-    "LITMINE_EUTILS_URL": ("entrez", "eutils_url"),
-    "NCBI_API_KEY": ("entrez", "api_key"),
-    "LITMINE_NCBI_API_KEY": ("entrez", "api_key"),
-}
 
 
 class _Section(BaseModel):
@@ -461,169 +439,39 @@ class WebSettings(_Section):
     )
 
 
-class Settings(BaseSettings):
-    """Root of litmine's settings tree."""
+Runner = Literal["local", "dask"]
 
-    model_config = SettingsConfigDict(
-        env_prefix="LITMINE_",
-        env_nested_delimiter="_",
-        env_nested_max_split=1,
-        extra="forbid",
-        validate_assignment=True,
+
+class StoreSettings(_Section):
+    """Which database holds articles, passages and entities."""
+
+    url: str | None = Field(
+        None,
+        description="Database URL (env LITMINE_STORE_URL): 'sqlite:///path/litmine.db' or "
+        "'postgresql://user@host:port/db'; None uses litmine.db under the data dir.",
     )
 
-    data_dir: Path = Field(
-        Path("litmine-data"),
-        description="Folder holding the database (litmine.db) and vector indexes (indexes/).",
+
+class DaskSettings(_Section):
+    """The Dask cluster that runs ingest, entity and index tasks when runner is 'dask'."""
+
+    address: str | None = Field(
+        None,
+        description="Scheduler address (env LITMINE_DASK_ADDRESS), e.g. 'tcp://host:8786'; "
+        "None starts a distributed.LocalCluster on this machine.",
     )
-    entrez: EntrezSettings = Field(
-        default_factory=EntrezSettings, description="NCBI E-utilities client."
+    workers: int | None = Field(
+        None,
+        ge=1,
+        description="Workers of the LocalCluster started when no address is given; None uses "
+        "one per CPU.",
     )
-    ingest: IngestSettings = Field(
-        default_factory=IngestSettings, description="Ingestion runs and schedules."
+    threads_per_worker: int = Field(
+        1, ge=1, description="Threads per LocalCluster worker (parsing and models are CPU-bound)."
     )
-    passages: PassageSettings = Field(
-        default_factory=PassageSettings, description="Passage splitting."
+    staging_dir: Path | None = Field(
+        None,
+        description="Folder where tasks write their shards (Parquet, .npy) for the committer; "
+        "None uses staging/ under the data dir. On a real cluster, a path every worker and "
+        "the committer can reach.",
     )
-    embed: EmbedSettings = Field(
-        default_factory=EmbedSettings, description="Sentence-embedding model."
-    )
-    index: IndexSettings = Field(default_factory=IndexSettings, description="FAISS vector index.")
-    ner: NerSettings = Field(
-        default_factory=NerSettings, description="Biomedical entity extraction."
-    )
-    search: SearchSettings = Field(
-        default_factory=SearchSettings, description="Question search (retrieval and fusion)."
-    )
-    ask: AskSettings = Field(
-        default_factory=AskSettings, description="Answers: clustering and labelling of hits."
-    )
-    summarize: SummarizeSettings = Field(
-        default_factory=SummarizeSettings, description="Cluster summaries (seq2seq/extractive)."
-    )
-    web: WebSettings = Field(
-        default_factory=WebSettings, description="Limits of the web page and JSON API."
-    )
-
-    @field_validator("data_dir")
-    @classmethod
-    def _expand(cls, value: Path) -> Path:
-        return value.expanduser()
-
-    @property
-    def db_path(self) -> Path:
-        """Path of the SQLite database."""
-        return self.data_dir / "litmine.db"
-
-    @property
-    def index_dir(self) -> Path:
-        """Folder holding vector indexes."""
-        return self.data_dir / "indexes"
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Order the sources: init > env > env aliases > config file > defaults."""
-        return (
-            init_settings,
-            env_settings,
-            _AliasEnvSource(settings_cls),
-            _TomlFileSource(settings_cls),
-        )
-
-
-class _AliasEnvSource(PydanticBaseSettingsSource):
-    """Reads the short environment names of :data:`ENV_ALIASES`."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for env_name, (section, key) in ENV_ALIASES.items():
-            value = os.environ.get(env_name)
-            if value:
-                out.setdefault(section, {})[key] = value
-        return out
-
-
-class _TomlFileSource(TomlConfigSettingsSource):
-    """pydantic-settings' TOML source on ``LITMINE_CONFIG`` or ``./litmine.toml``.
-
-    A missing ``./litmine.toml`` gives nothing; a missing ``LITMINE_CONFIG`` file
-    or bad TOML is a :class:`ConfigError`. A ``[litmine]`` table, when there is
-    one, holds the settings (so they can live in a pyproject-style file).
-    """
-
-    def __init__(self, settings_cls: type[BaseSettings]) -> None:
-        explicit = os.environ.get(CONFIG_FILE_ENV)
-        path = Path(explicit) if explicit else Path(DEFAULT_CONFIG_FILE)
-        if explicit and not path.is_file():
-            raise ConfigError(
-                f"config file {path} does not exist",
-                f"fix {CONFIG_FILE_ENV} or create the file",
-            )
-        super().__init__(settings_cls, toml_file=path)
-
-    def _read_file(self, file_path: Any) -> dict[str, Any]:
-        try:
-            data = super()._read_file(file_path)
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(
-                f"cannot read config file {file_path}: {exc}", "fix the TOML syntax"
-            ) from exc
-        return dict(data.get("litmine", data))
-
-
-def load_settings(**overrides: Any) -> Settings:
-    """Build the settings tree, translating validation errors to :class:`ConfigError`.
-
-    Args:
-        **overrides: Values from CLI flags; nested sections as dicts
-            (``entrez={"batch_size": 50}``). ``None`` values are ignored so
-            unset flags never mask the environment or config file.
-
-    Returns:
-        The validated settings.
-
-    Raises:
-        ConfigError: A value is invalid or a key is unknown.
-    """
-    clean = {k: v for k, v in overrides.items() if v is not None}
-    try:
-        return Settings(**clean)
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(
-            f"invalid settings: {problems}",
-            "check LITMINE_* environment variables, the config file and CLI flags",
-        ) from None
-
-
-def merge_section(settings: Settings, section: str, **values: Any) -> Settings:
-    """Return a copy of ``settings`` with some keys of one section replaced.
-
-    Args:
-        settings: Current settings.
-        section: Name of a section (``"entrez"``).
-        **values: Keys to replace; ``None`` values are skipped.
-
-    Returns:
-        New, validated settings.
-    """
-    current = getattr(settings, section)
-    updated = current.model_copy(update={k: v for k, v in values.items() if v is not None})
-    try:
-        type(current).model_validate(updated.model_dump())
-    except ValidationError as exc:
-        raise ConfigError(f"invalid {section} settings: {exc.errors()[0]['msg']}") from None
-    return settings.model_copy(update={section: updated})
