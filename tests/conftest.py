@@ -1,14 +1,32 @@
-"""Session-wide fixtures: the shared real-data folder, temp settings."""
+"""Session-wide fixtures: the shared real-data folder, temp settings, store backends.
+
+Store backends:
+    A module marked ``pytestmark = pytest.mark.both_backends`` is the
+    contract suite: each of its tests that uses ``settings`` (or the store
+    tests' ``store``) runs twice, ``[sqlite]`` and ``[postgresql]``. The
+    PostgreSQL case sets ``LITMINE_STORE_URL`` (and so ``settings.store.url``)
+    to a fresh database of a throwaway server (``tests/pg_server.py``), so
+    code that opens the store through ``litmine.store.open_store(settings)``
+    or a CLI command lands in PostgreSQL. Mark a test that is inherently
+    SQLite-specific (file paths, PRAGMAs, sqlite3 introspection, FTS5, WAL)
+    ``@pytest.mark.sqlite_only("why")``. Without PostgreSQL the
+    ``[postgresql]`` cases skip with one line, except under CI (``CI=true``)
+    where they fail: CI must not skip them silently.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from litmine.config import Settings, load_settings
+from tests.pg_server import PgServer, database_name, unavailable_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -55,9 +73,110 @@ def _restore_litmine_logger() -> Iterator[None]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
-    """Settings pointing at a fresh temporary data dir."""
+def settings(tmp_path: Path, store_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings pointing at a fresh temporary data dir (and store: see ``store_url``)."""
+    if store_url is not None:
+        monkeypatch.setenv("LITMINE_STORE_URL", store_url)
     return load_settings(data_dir=tmp_path / "data")
+
+
+# -- store backends ----------------------------------------------------------------------
+BACKENDS = ("sqlite", "postgresql")
+PG_TEMPLATE = "litmine_template"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "both_backends: contract test, run once per store backend (sqlite, postgresql)",
+    )
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): inherently SQLite-specific; never run on PostgreSQL"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run ``both_backends`` tests that use the ``backend`` fixture once per backend."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("both_backends") is None:
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only") is not None:
+        return
+    metafunc.parametrize("backend", BACKENDS, indirect=True)
+
+
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The store backend of this test: ``sqlite`` unless a contract test's parameter says so."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """A throwaway PostgreSQL server for the session (skip without one; fail under CI)."""
+    reason = unavailable_reason()
+    if reason:
+        if _under_ci():
+            pytest.fail(f"CI=true but {reason}", pytrace=False)
+        pytest.skip(reason)
+    server = PgServer.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def migrate_database(url: str) -> None:
+    """``litmine db migrate`` against ``url`` (a subprocess: exactly what a user runs)."""
+    env = {**os.environ, "LITMINE_STORE_URL": url}
+    proc = subprocess.run(
+        [sys.executable, "-c", "from litmine.cli.root import main; main()", "db", "migrate"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"litmine db migrate failed ({proc.returncode}): {proc.stdout}{proc.stderr}"
+        )
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PgServer) -> str:
+    """Name of a migrated database that each test's database copies."""
+    url = pg_server.create_database(PG_TEMPLATE)
+    migrate_database(url)
+    return PG_TEMPLATE
+
+
+@pytest.fixture
+def pg_empty_url(pg_server: PgServer) -> Iterator[str]:
+    """URL of a fresh, empty (unmigrated) database owned by the application role."""
+    url = pg_server.create_database()
+    yield url
+    pg_server.drop_database(database_name(url))
+
+
+@pytest.fixture
+def pg_url(pg_server: PgServer, pg_template: str) -> Iterator[str]:
+    """URL of a fresh, migrated database (a copy of the template), dropped afterwards."""
+    url = pg_server.create_database(template=pg_template)
+    yield url
+    pg_server.drop_database(database_name(url))
+
+
+@pytest.fixture
+def store_url(backend: str, request: pytest.FixtureRequest) -> str | None:
+    """The store URL of this test: None (SQLite under the data dir) or a fresh PG database."""
+    if backend == "sqlite":
+        return None
+    return str(request.getfixturevalue("pg_url"))
 
 
 # -- NCBI E-utilities replay server (tests/entrez_replay.py) ------------------------------

@@ -1,4 +1,4 @@
-"""Fixtures of the store tests: a database path and an open store in tmp_path."""
+"""Fixtures of the store tests: a database path and an open store (per backend)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from litmine.store import Store
+from litmine.config import Settings
+from litmine.store import Store, StoreProtocol
 
 
 @pytest.fixture
@@ -16,6 +17,14 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def store(db_path: Path) -> Iterator[Store]:
-    with Store(db_path) as s:
+def store(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[StoreProtocol]:
+    """An open, empty store: ``Store(db_path)``, or on PostgreSQL ``open_store(settings)``."""
+    if backend == "sqlite":
+        with Store(db_path) as s:
+            yield s
+        return
+    from litmine.store import open_store  # PG-core: the backend factory
+
+    settings: Settings = request.getfixturevalue("settings")
+    with open_store(settings) as s:
         yield s
