@@ -244,7 +244,7 @@ class PgServer:
         )
 
     def url(self, dbname: str, *, user: str = APP_USER, password: str | None = None) -> str:
-        """``postgresql://user:password@127.0.0.1:port/dbname`` (the application role by default)."""
+        """``postgresql://user:password@127.0.0.1:port/dbname`` (by default the app role)."""
         return f"postgresql://{user}:{password or self.password}@127.0.0.1:{self.port}/{dbname}"
 
     def _create_roles(self) -> None:

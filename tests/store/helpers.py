@@ -5,11 +5,13 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
+import os
 import sqlite3
 from pathlib import Path
 
 from litmine.config import PassageSettings
 from litmine.passages import split_article
+from litmine.store import Store
 from litmine.types import (
     AbstractSection,
     Article,
@@ -98,16 +100,33 @@ def plain_article(pmid: str, title: str, abstract: str, **changes: object) -> Ar
     return dataclasses.replace(Article(pmid=pmid, title=title, abstract=abstract), **changes)  # type: ignore[arg-type]
 
 
-def rows(path: Path, sql: str, *args: object) -> list[tuple]:
-    """Read with a separate connection: what another process would see."""
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
+def rows(target: object, sql: str, *args: object) -> list[tuple]:
+    """Read with a separate connection: what another process would see.
+
+    ``target`` is a SQLite file, or an open store: a SQLite :class:`Store` is
+    read through its file, any other (PostgreSQL) through ``LITMINE_STORE_URL``
+    (the contract suite's ``settings`` fixture sets it), with ``?`` → ``%s``.
+    """
+    if isinstance(target, Store):
+        target = target.path
+    if isinstance(target, (str, Path)):
+        conn = sqlite3.connect(target)
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+    import psycopg
+
+    with psycopg.connect(os.environ["LITMINE_STORE_URL"]) as pg:
+        return [tuple(r) for r in pg.execute(sql.replace("?", "%s"), args).fetchall()]
 
 
-def table_counts(path: Path) -> dict[str, int]:
+def is_sqlite(target: object) -> bool:
+    """Whether ``target`` (a path or store) is a SQLite database."""
+    return isinstance(target, (str, Path, Store))
+
+
+def table_counts(target: object) -> dict[str, int]:
     tables = [
         "articles",
         "article_pub_types",
@@ -116,10 +135,10 @@ def table_counts(path: Path) -> dict[str, int]:
         "passages",
         "entities",
         "passage_changes",
-        "articles_fts_docsize",
-        "passages_fts_docsize",
     ]
-    return {t: rows(path, f"SELECT COUNT(*) FROM {t}")[0][0] for t in tables}
+    if is_sqlite(target):  # SQLite-specific: the FTS5 shadow tables
+        tables += ["articles_fts_docsize", "passages_fts_docsize"]
+    return {t: rows(target, f"SELECT COUNT(*) FROM {t}")[0][0] for t in tables}
 
 
 def indexed_pks(path: Path, term: str) -> list[int]:

@@ -25,6 +25,8 @@ from tests.store.helpers import (
     table_counts,
 )
 
+pytestmark = pytest.mark.both_backends  # the store contract: SQLite and PostgreSQL
+
 # --------------------------------------------------------------------------- articles
 
 
@@ -45,15 +47,15 @@ def test_rich_article_round_trip(store: Store) -> None:
     assert store.article_versions([article.pmid, "nope"]) == {article.pmid: 1}
     assert store.get_article("nope") is None
     # Side tables hold the filter values, de-duplicated.
-    assert rows(store.path, "SELECT pub_type FROM article_pub_types ORDER BY 1") == [
+    assert rows(store, "SELECT pub_type FROM article_pub_types ORDER BY 1") == [
         ("Journal Article",),
         ("Randomized Controlled Trial",),
     ]
-    assert rows(store.path, "SELECT descriptor_ui, major FROM article_mesh ORDER BY 1") == [
+    assert rows(store, "SELECT descriptor_ui, major FROM article_mesh ORDER BY 1") == [
         ("D001281", 0),
         ("D014859", 1),
     ]
-    assert rows(store.path, "SELECT pub_year, pub_date, entrez_date, language FROM articles") == [
+    assert rows(store, "SELECT pub_year, pub_date, entrez_date, language FROM articles") == [
         (2019, "2019-08-22", "2019-08-23", "eng")
     ]
 
@@ -61,12 +63,12 @@ def test_rich_article_round_trip(store: Store) -> None:
 def test_reupsert_is_idempotent(store: Store) -> None:
     articles = [rich_article(), rich_article("2", title="Second"), rich_article("3")]
     store.upsert_articles(articles, split=split)
-    before = table_counts(store.path)
-    stamps = rows(store.path, "SELECT pmid, updated_at FROM articles ORDER BY pmid")
+    before = table_counts(store)
+    stamps = rows(store, "SELECT pmid, updated_at FROM articles ORDER BY pmid")
     counts = store.upsert_articles([rich_article(), rich_article("2", title="Second")], split=split)
     assert counts == UpsertCounts(unchanged=2)
-    assert table_counts(store.path) == before
-    assert rows(store.path, "SELECT pmid, updated_at FROM articles ORDER BY pmid") == stamps
+    assert table_counts(store) == before
+    assert rows(store, "SELECT pmid, updated_at FROM articles ORDER BY pmid") == stamps
 
 
 def test_newer_version_replaces_and_older_is_skipped(store: Store) -> None:
@@ -85,7 +87,7 @@ def test_newer_version_replaces_and_older_is_skipped(store: Store) -> None:
     assert store.get_article(v2.pmid) == v2
     assert store.get_passages(sorted(old_ids)) == []
     assert [p.text for p in store.passages_for(v2.pmid)] == [v2.abstract]
-    assert rows(store.path, "SELECT descriptor_ui FROM article_mesh") == [("D006493",)]
+    assert rows(store, "SELECT descriptor_ui FROM article_mesh") == [("D006493",)]
     assert store.bm25_articles("genotypes") == []
     assert store.bm25_passages("genotypes") == []
     assert [h[0] for h in store.bm25_passages("heparin bridging")] == [
@@ -188,9 +190,9 @@ def test_delete_cascades_everywhere(store: Store) -> None:
         (pid, "del") for pid in gone_ids
     ]
     for table in ("article_pub_types", "article_mesh", "article_chemicals", "passages"):
-        assert rows(store.path, f"SELECT COUNT(*) FROM {table} WHERE pmid = '2'") == [(0,)]
-        assert rows(store.path, f"SELECT COUNT(*) FROM {table} WHERE pmid = '1'") != [(0,)]
-    assert rows(store.path, "SELECT COUNT(*) FROM entities") == [(0,)]
+        assert rows(store, f"SELECT COUNT(*) FROM {table} WHERE pmid = '2'") == [(0,)]
+        assert rows(store, f"SELECT COUNT(*) FROM {table} WHERE pmid = '1'") != [(0,)]
+    assert rows(store, "SELECT COUNT(*) FROM entities") == [(0,)]
     assert store.get_article("1") == keep and store.bm25_articles("warfarin")
     assert store.delete_articles([]) == 0
     store.check()

@@ -22,9 +22,12 @@ from tests.store.helpers import (
     split,
 )
 
+pytestmark = pytest.mark.both_backends  # the store contract: SQLite and PostgreSQL
+
 # --------------------------------------------------------------------------- opening
 
 
+@pytest.mark.sqlite_only("the SQLite file, its PRAGMAs (WAL, user_version)")
 def test_open_creates_data_dir_and_schema(settings: Settings) -> None:
     assert not settings.data_dir.exists()
     with Store.open(settings) as s:

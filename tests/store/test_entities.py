@@ -14,6 +14,8 @@ from tests.store.helpers import (
     split,
 )
 
+pytestmark = pytest.mark.both_backends  # the store contract: SQLite and PostgreSQL
+
 
 def test_entities_replace_and_read(store: Store) -> None:
     store.upsert_articles([rich_article()], split=split)

@@ -21,6 +21,8 @@ from tests.store.helpers import (
     split,
 )
 
+pytestmark = pytest.mark.both_backends  # the store contract: SQLite and PostgreSQL
+
 # --------------------------------------------------------------------------- full text
 
 
@@ -141,6 +143,7 @@ def test_unicode_text_round_trips_and_is_searchable(store: Store) -> None:
 # --------------------------------------------------------------------------- passage full text
 
 
+@pytest.mark.sqlite_only("FTS5 internals: the passage index is built on demand")
 def test_passage_fts_is_built_on_demand(store: Store) -> None:
     store.upsert_articles([rich_article("1"), rich_article("2")], split=split)
     n = store.counts().passages
@@ -174,6 +177,7 @@ def test_read_only_store_asks_for_passage_fts_sync(db_path: Path) -> None:
         assert reader.bm25_passages_within("warfarin", ["31452104"])
 
 
+@pytest.mark.sqlite_only("FTS5 internals: the on-demand passage index watermark")
 def test_passage_fts_consistent_through_updates_and_deletes(store: Store) -> None:
     store.upsert_articles([rich_article("1"), rich_article("2")], split=split)
     # Deleting and updating articles whose passages were never indexed.
@@ -189,10 +193,10 @@ def test_passage_fts_consistent_through_updates_and_deletes(store: Store) -> Non
     # as indexed while at or below the watermark.
     store.upsert_articles([rich_article("4")], split=split)
     store.sync_passage_fts()
-    top = rows(store.path, "SELECT MAX(pk) FROM passages")[0][0]
+    top = rows(store, "SELECT MAX(pk) FROM passages")[0][0]
     store.delete_articles(["4"])
     store.upsert_articles([rich_article("5")], split=split)
-    assert min(p[0] for p in rows(store.path, "SELECT pk FROM passages WHERE pmid = '5'")) > top
+    assert min(p[0] for p in rows(store, "SELECT pk FROM passages WHERE pmid = '5'")) > top
     assert store.passage_fts_behind() == len(store.passages_for("5"))
     store.check()
     store.rebuild_fts()

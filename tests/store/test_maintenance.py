@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from litmine.store import (
     Store,
 )
@@ -10,6 +12,8 @@ from tests.store.helpers import (
     rich_article,
     split,
 )
+
+pytestmark = pytest.mark.both_backends  # the store contract: SQLite and PostgreSQL
 
 # --------------------------------------------------------------------------- counts
 

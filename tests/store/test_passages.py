@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import SupportsInt
 
 import numpy as np
+import pytest
 
 from litmine.store import (
     Store,
@@ -13,6 +14,8 @@ from tests.store.helpers import (
     rich_article,
     split,
 )
+
+pytestmark = pytest.mark.both_backends  # the store contract: SQLite and PostgreSQL
 
 # --------------------------------------------------------------------------- passages & entities
 

@@ -15,6 +15,8 @@ from litmine.store import (
 )
 from litmine.types import IngestReport
 
+pytestmark = pytest.mark.both_backends  # the store contract: SQLite and PostgreSQL
+
 # --------------------------------------------------------------------------- runs
 
 

@@ -11,6 +11,8 @@ from litmine.store import (
     Store,
 )
 
+pytestmark = pytest.mark.both_backends  # the store contract: SQLite and PostgreSQL
+
 # --------------------------------------------------------------------------- saved queries
 
 
