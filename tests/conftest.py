@@ -1,13 +1,13 @@
 """Session-wide fixtures: the shared real-data folder, temp settings, store backends.
 
 Store backends:
-    A module marked ``pytestmark = pytest.mark.both_backends`` is the
-    contract suite: each of its tests that uses ``settings`` (or the store
-    tests' ``store``) runs twice, ``[sqlite]`` and ``[postgresql]``. The
-    PostgreSQL case sets ``LITMINE_STORE_URL`` (and so ``settings.store.url``)
-    to a fresh database of a throwaway server (``tests/pg_server.py``), so
-    code that opens the store through ``litmine.store.open_store(settings)``
-    or a CLI command lands in PostgreSQL. Mark a test that is inherently
+    A test (or module, ``pytestmark``) marked ``both_backends`` is part of
+    the contract suite: it runs twice, ``[sqlite]`` and ``[postgresql]``. The
+    PostgreSQL case sets ``LITMINE_STORE_URL`` (and so ``settings.store.url``
+    of any ``load_settings()``) to a fresh database of a throwaway server
+    (``tests/pg_server.py``), so code that opens the store through
+    ``litmine.store.open_store(settings)`` or a CLI command lands in
+    PostgreSQL; the store tests' ``store`` fixture opens it that way. Mark a test that is inherently
     SQLite-specific (file paths, PRAGMAs, sqlite3 introspection, FTS5, WAL)
     ``@pytest.mark.sqlite_only("why")``. Without PostgreSQL the
     ``[postgresql]`` cases skip with one line, except under CI (``CI=true``)
@@ -49,10 +49,22 @@ def shared_data() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Keep tests away from the user's config, API keys and data dir."""
-    for name in ("LITMINE_CONFIG", "NCBI_API_KEY", "LITMINE_NCBI_API_KEY", "LITMINE_EUTILS_URL"):
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, store_url: str | None) -> None:
+    """Keep tests away from the user's config, API keys, data dir and database.
+
+    A contract test's PostgreSQL case gets ``LITMINE_STORE_URL`` set to its
+    fresh database, so ``load_settings()`` anywhere in it (and the CLI) uses it.
+    """
+    for name in (
+        "LITMINE_CONFIG",
+        "NCBI_API_KEY",
+        "LITMINE_NCBI_API_KEY",
+        "LITMINE_EUTILS_URL",
+        "LITMINE_STORE_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
+    if store_url is not None:
+        monkeypatch.setenv("LITMINE_STORE_URL", store_url)
     monkeypatch.setenv("LITMINE_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.chdir(tmp_path)
@@ -73,10 +85,8 @@ def _restore_litmine_logger() -> Iterator[None]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, store_url: str | None, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(tmp_path: Path) -> Settings:
     """Settings pointing at a fresh temporary data dir (and store: see ``store_url``)."""
-    if store_url is not None:
-        monkeypatch.setenv("LITMINE_STORE_URL", store_url)
     return load_settings(data_dir=tmp_path / "data")
 
 
@@ -96,10 +106,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Run ``both_backends`` tests that use the ``backend`` fixture once per backend."""
+    """Run ``both_backends`` tests once per backend.
+
+    A mark on the test itself always applies; a module's mark only to its
+    tests that use the ``settings`` or ``store`` fixture (the others never
+    open the configured store, so a second run would test nothing new).
+    """
     if "backend" not in metafunc.fixturenames:
         return
     if metafunc.definition.get_closest_marker("both_backends") is None:
+        return
+    own = any(m.name == "both_backends" for m in metafunc.definition.own_markers)
+    if not own and not {"settings", "store"} & set(metafunc.fixturenames):
         return
     if metafunc.definition.get_closest_marker("sqlite_only") is not None:
         return

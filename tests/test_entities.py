@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from spacy.language import Language
 
-from litmine.config import NerSettings, PassageSettings
+from litmine.config import NerSettings, PassageSettings, Settings
 from litmine.entities import (
     build_nlp,
     chemical_disease_pairs,
@@ -20,6 +20,7 @@ from litmine.errors import ConfigError, MissingDependencyError, ModelNotFoundErr
 from litmine.passages import split_article
 from litmine.store import Store
 from litmine.types import Article, Chemical, Entity, MeshHeading, Passage
+from tests.backends import open_store
 from tests.ner_helpers import save_ruler_pipeline
 
 ABSTRACT = (
@@ -160,8 +161,9 @@ def fill(store: Store, n: int) -> list[Article]:
     return arts
 
 
-def test_extract_store_resumes_without_duplicates(tmp_path: Path, nlp: Language) -> None:
-    with Store(tmp_path / "db.sqlite") as store:
+@pytest.mark.both_backends
+def test_extract_store_resumes_without_duplicates(settings: Settings, nlp: Language) -> None:
+    with open_store(settings) as store:
         fill(store, 6)
         assert len(store.pmids_needing_entities()) == 6
         # A first run stopped ("killed") after one batch of 3 articles.
@@ -184,8 +186,9 @@ def test_extract_store_resumes_without_duplicates(tmp_path: Path, nlp: Language)
         assert store.counts().entities == total  # redone, not duplicated
 
 
-def test_articles_with_zero_entities_count_as_done(tmp_path: Path, nlp: Language) -> None:
-    with Store(tmp_path / "db.sqlite") as store:
+@pytest.mark.both_backends
+def test_articles_with_zero_entities_count_as_done(settings: Settings, nlp: Language) -> None:
+    with open_store(settings) as store:
         store.upsert_articles(
             [Article(pmid="7", title="Nothing", abstract="No entity in this text at all.")],
             split=functools.partial(split_article, settings=SMALL),
@@ -195,8 +198,9 @@ def test_articles_with_zero_entities_count_as_done(tmp_path: Path, nlp: Language
         assert store.pmids_needing_entities() == []
 
 
-def test_top_entities_and_pairs(tmp_path: Path) -> None:
-    with Store(tmp_path / "db.sqlite") as store:
+@pytest.mark.both_backends
+def test_top_entities_and_pairs(settings: Settings) -> None:
+    with open_store(settings) as store:
         arts = [Article(pmid=p, title="t", abstract=f"Passage of {p}.") for p in ("1", "2", "3")]
         store.upsert_articles(arts, split=functools.partial(split_article, settings=SMALL))
         pid = {p.pmid: p.id for a in arts for p in store.passages_for(a.pmid)}

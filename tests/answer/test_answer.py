@@ -24,19 +24,25 @@ from litmine.store import Store
 from litmine.types import Entity
 from litmine.vectors.build import build_index, load_index
 from tests.answer_helpers import ARTICLES, ASPIRIN, COFFEE, RETRACTED_PMID, SLEEP, tiny_t5_dir
+from tests.backends import BACKENDS, module_store_url, open_store, store_overrides
 from tests.search_helpers import minilm
 
 QUESTION = "Does aspirin prevent myocardial infarction, and does coffee protect the liver?"
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Settings]]:
+@pytest.fixture(scope="module", params=BACKENDS)
+def world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Store, Settings]]:
     # These tests exercise clustering, labels, profiles and summaries over every
     # hit; relevance folding is tested on its own below (``relevant`` fixture).
+    # Once per store backend: the answer contract.
     settings = load_settings(
-        data_dir=tmp_path_factory.mktemp("answer") / "data", ask={"relevance": False}
+        data_dir=tmp_path_factory.mktemp("answer") / "data",
+        ask={"relevance": False},
+        **store_overrides(module_store_url(request)),
     )
-    store = Store.open(settings)
+    store = open_store(settings)
     store.upsert_articles(ARTICLES, split=lambda a: split_article(a, settings.passages))
     found: dict[int, list[Entity]] = {}
     for pmid in [*ASPIRIN, RETRACTED_PMID]:

@@ -32,6 +32,7 @@ from litmine.types import (
     Summary,
 )
 from tests.answer_helpers import ARTICLES, ASPIRIN
+from tests.backends import open_store
 
 ODD = "Ｍüller–Škoda “β-blocker” 😀 ﬁ naïve\u200b"
 
@@ -187,7 +188,7 @@ def test_pairs_path() -> None:
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     settings = load_settings(data_dir=tmp_path / "data")
-    with Store.open(settings) as s:
+    with open_store(settings) as s:
         s.upsert_articles(ARTICLES, split=lambda a: split_article(a, settings.passages))
         found: dict[int, list[Entity]] = {}
         for pmid in ASPIRIN:
@@ -200,6 +201,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield s
 
 
+@pytest.mark.both_backends
 def test_entity_tables(store: Store, tmp_path: Path) -> None:
     ents, pairs = entity_tables(store, ASPIRIN[:2])
     assert list(ents.columns) == ["label", "name", "concept_id", "articles", "mentions", "pmids"]

@@ -13,6 +13,7 @@ from tests.entrez_replay import Corpus, EntrezReplay, Fault, closed_port_url
 from tests.ingest.helpers import replay_settings, stored_pmids
 
 
+@pytest.mark.both_backends
 def test_query_ingest_through_replayed_entrez(
     entrez_replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -24,6 +24,8 @@ from tests.ingest.helpers import (
     update_file,
 )
 
+pytestmark = pytest.mark.both_backends  # its tests using `settings`: SQLite and PostgreSQL
+
 
 def test_ingest_pauses_the_cyclic_collector_and_restores_it(
     settings: Settings, monkeypatch: pytest.MonkeyPatch

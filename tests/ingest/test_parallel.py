@@ -123,6 +123,7 @@ def test_prepare_chunk_is_a_pure_picklable_function(tmp_path: Path) -> None:
     assert there == here
 
 
+@pytest.mark.both_backends
 def test_small_files_start_no_worker(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_workers(*args: object) -> None:
         raise AssertionError("a worker was started")
@@ -182,6 +183,7 @@ def test_parallel_ingest_of_a_truncated_file_keeps_the_complete_records(
     assert "truncated or malformed XML at line" in errors[-1]
 
 
+@pytest.mark.both_backends
 def test_interrupted_parallel_ingest_resumes_without_gaps_or_duplicates(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -246,6 +248,7 @@ def test_worker_error_reaches_the_caller_and_stops_the_workers(
     assert _descendants() == before
 
 
+@pytest.mark.both_backends
 def test_a_deletion_in_a_worker_chunk_applies_after_the_articles_before_it(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,6 +13,7 @@ from tests.entrez_replay import Corpus, EntrezReplay
 from tests.ingest.helpers import StopAfter, replay_settings, stored_pmids
 
 
+@pytest.mark.both_backends
 def test_saved_query_resumes_after_interruption_without_gaps_or_duplicates(
     entrez_replay: EntrezReplay, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -44,6 +45,7 @@ def test_saved_query_resumes_after_interruption_without_gaps_or_duplicates(
     assert second[-1].params["mindate"] >= (mark - dt.timedelta(days=2)).strftime("%Y/%m/%d")
 
 
+@pytest.mark.both_backends
 def test_saved_query_validation(settings: Settings) -> None:
     with pytest.raises(InputError):
         ingest.add_saved_query("   ", settings)

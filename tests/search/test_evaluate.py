@@ -12,9 +12,11 @@ import pytest
 from litmine.config import Settings
 from litmine.errors import InputError
 from litmine.search.evaluate import evaluate_retrieval, load_qrels, load_queries, rank_articles
-from litmine.store import Store
 from litmine.vectors.build import build_index, load_index
+from tests.backends import open_store
 from tests.search_helpers import fill, minilm
+
+pytestmark = pytest.mark.both_backends  # its tests using `settings`: SQLite and PostgreSQL
 
 
 def _beir(folder: Path) -> tuple[Path, Path]:
@@ -66,7 +68,7 @@ def test_loaders(tmp_path: Path) -> None:
 
 def test_metrics_match_a_hand_computation(settings: Settings, tmp_path: Path) -> None:
     queries, qrels = _beir(tmp_path)
-    with Store.open(settings) as store:
+    with open_store(settings) as store:
         fill(store, settings)
         build_index(store, minilm(), settings)
         index = load_index(settings, embedder=minilm())
@@ -97,7 +99,7 @@ def test_no_judged_queries_is_an_input_error(settings: Settings, tmp_path: Path)
     queries, _ = _beir(tmp_path)
     qrels = tmp_path / "other.tsv"
     qrels.write_text("query-id\tcorpus-id\tscore\nzz\t1001\t1\n")
-    with Store.open(settings) as store, pytest.raises(InputError, match="no query"):
+    with open_store(settings) as store, pytest.raises(InputError, match="no query"):
         evaluate_retrieval(
             queries,
             qrels,

@@ -15,15 +15,20 @@ from litmine.store import Store
 from litmine.types import Entity, Hit
 from litmine.vectors.build import build_index, load_index
 from litmine.vectors.faiss_index import PassageIndex
+from tests.backends import BACKENDS, module_store_url, open_store, store_overrides
 from tests.search_helpers import RCT, fill, minilm
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=BACKENDS)
 def world(
-    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Store, PassageIndex, Settings]]:
-    settings = load_settings(data_dir=tmp_path_factory.mktemp("search") / "data")
-    store = Store.open(settings)
+    """The collection in each store backend (the search contract)."""
+    settings = load_settings(
+        data_dir=tmp_path_factory.mktemp("search") / "data",
+        **store_overrides(module_store_url(request)),
+    )
+    store = open_store(settings)
     fill(store, settings)
     (aspirin,) = store.passages_for("1001")
     store.save_entities(
@@ -199,15 +204,17 @@ def test_read_only_searcher_builds_the_passage_index_it_needs(tmp_path: Path) ->
         assert searcher.store.passage_fts_behind() == 0
 
 
+@pytest.mark.both_backends
 def test_searcher_without_index_explains(tmp_path: Path) -> None:
     settings = load_settings(data_dir=tmp_path / "empty")
-    with Store.open(settings) as store, Searcher(settings, store=store) as searcher:
+    with open_store(settings) as store, Searcher(settings, store=store) as searcher:
         searcher._embedder = minilm()
         with pytest.raises(Exception, match="--mode bm25"):
             searcher.search("anything", mode="hybrid")
         assert searcher.search("anything", mode="bm25") == []
 
 
+@pytest.mark.both_backends
 def test_a_searcher_sees_an_index_updated_after_it_loaded(tmp_path: Path) -> None:
     # `litmine serve` keeps one Searcher for its life; the nightly run updates
     # the index under it. Dense search must find the new passages without a restart.
@@ -216,7 +223,7 @@ def test_a_searcher_sees_an_index_updated_after_it_loaded(tmp_path: Path) -> Non
     from tests.search_helpers import ARTICLES
 
     settings = load_settings(data_dir=tmp_path / "data")
-    with Store.open(settings) as rw:
+    with open_store(settings) as rw:
         fill(rw, settings, ARTICLES[:3])
         build_index(rw, minilm(), settings)
     searcher = Searcher(settings)
@@ -231,7 +238,7 @@ def test_a_searcher_sees_an_index_updated_after_it_loaded(tmp_path: Path) -> Non
             abstract="Satellite altimetry measured the retreat of mountain glaciers over 20 years.",
             pub_date=PubDate(year=2022),
         )
-        with Store.open(settings) as rw:
+        with open_store(settings) as rw:
             fill(rw, settings, [late])
             update_index(rw, minilm(), settings)
         after = searcher.search(question, mode="dense", k=3)

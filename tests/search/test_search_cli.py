@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
 from litmine.cli.search import eval_app, index_app, search_command
 from litmine.config import Settings
-from litmine.store import Store
+from tests.backends import open_store
 from tests.search_helpers import fill
 
 
@@ -21,8 +22,9 @@ def _app() -> typer.Typer:
     return app
 
 
+@pytest.mark.both_backends
 def test_search_bm25_json_and_verify(settings: Settings) -> None:
-    with Store.open(settings) as store:
+    with open_store(settings) as store:
         fill(store, settings)
     runner = CliRunner()
     data = ["--data-dir", str(settings.data_dir)]

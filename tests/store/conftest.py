@@ -9,6 +9,7 @@ import pytest
 
 from litmine.config import Settings
 from litmine.store import Store, StoreProtocol
+from tests.backends import open_store
 
 
 @pytest.fixture
@@ -23,8 +24,6 @@ def store(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterat
         with Store(db_path) as s:
             yield s
         return
-    from litmine.store import open_store  # PG-core: the backend factory
-
     settings: Settings = request.getfixturevalue("settings")
     with open_store(settings) as s:
         yield s

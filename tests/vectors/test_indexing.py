@@ -13,12 +13,15 @@ from litmine.search.hybrid import search
 from litmine.store import Store
 from litmine.types import Article, PubDate
 from litmine.vectors.build import build_index, index_path, load_index, update_index, verify_index
+from tests.backends import open_store
 from tests.search_helpers import ARTICLES, fill, minilm
+
+pytestmark = pytest.mark.both_backends  # the index over either store backend
 
 
 @pytest.fixture
 def store(settings: Settings) -> Store:
-    s = Store.open(settings)
+    s = open_store(settings)
     fill(s, settings)
     return s
 
