@@ -108,6 +108,7 @@ def status(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     c = report.counts
     vectors = "not built" if report.vectors is None else str(report.vectors)
     out.print(f"data dir: {report.data_dir}", markup=False, highlight=False)
+    out.print(f"store: {report.store}", markup=False, highlight=False)
     out.print(
         f"articles {c.articles} (without abstract {c.articles_without_abstract}, "
         f"retracted {c.retracted}) / passages {c.passages} / entities {c.entities} / "

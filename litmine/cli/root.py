@@ -19,6 +19,7 @@ import typer
 
 from litmine.cli.answer import ask_command, export_command
 from litmine.cli.common import err
+from litmine.cli.db import db_app
 from litmine.cli.ingestion import ingest, schedule_app, status
 from litmine.cli.search import eval_app, index_app, search_command
 from litmine.errors import LitmineError
@@ -64,6 +65,7 @@ app.command("export")(export_command)
 app.add_typer(ner_app, name="ner")
 app.add_typer(entities_app, name="entities")
 app.command("serve")(serve_command)
+app.add_typer(db_app, name="db")
 
 
 def main() -> None:

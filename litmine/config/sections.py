@@ -450,6 +450,19 @@ class StoreSettings(_Section):
         description="Database URL (env LITMINE_STORE_URL): 'sqlite:///path/litmine.db' or "
         "'postgresql://user@host:port/db'; None uses litmine.db under the data dir.",
     )
+    pool_size: int = Field(
+        4,
+        ge=1,
+        le=100,
+        description="PostgreSQL only: most connections one process keeps open to the server "
+        "(env LITMINE_STORE_POOL_SIZE).",
+    )
+    connect_timeout: float = Field(
+        10.0,
+        gt=0,
+        description="PostgreSQL only: seconds to wait for a connection before failing with "
+        "'server unavailable' (env LITMINE_STORE_CONNECT_TIMEOUT).",
+    )
 
 
 class DaskSettings(_Section):

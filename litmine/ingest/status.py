@@ -21,13 +21,19 @@ class StatusReport:
     vectors: int | None
     runs: list[RunRecord] = field(default_factory=list)
     queries: list[SavedQuery] = field(default_factory=list)
+    store: str = ""
+    """Backend and database, password masked (``postgresql postgresql://ann:***@db/lm``)."""
 
 
 def status(settings: Settings, *, runs: int = 10) -> StatusReport:
     """Counts, recent runs and saved queries of the store in ``settings.data_dir``."""
+    from litmine.store import store_location
+
+    location = store_location(settings)
     with open_store(settings) as store:
         return StatusReport(
             data_dir=str(settings.data_dir),
+            store=f"{location.backend} {location.display}",
             counts=store.counts(),
             vectors=_vector_count(settings),
             runs=store.recent_runs(runs),

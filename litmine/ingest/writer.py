@@ -42,10 +42,13 @@ Record: TypeAlias = "Article | PreparedArticle | Deletion | LitmineError"
 
 
 def open_store(settings: Settings, *, read_only: bool = False) -> Store:
-    """Open the store of ``settings.data_dir`` (creating it for writers)."""
-    from litmine.store import Store
+    """Open the store ``settings.store.url`` names (SQLite in the data dir by default).
 
-    return Store.open(settings, read_only=read_only)
+    Delegates to :func:`litmine.store.open_store`, the one place that picks the backend.
+    """
+    from litmine.store import open_store as open_backend
+
+    return open_backend(settings, read_only=read_only)
 
 
 def _splitter(settings: Settings) -> Callable[[Article], list[Passage]]:

@@ -9,6 +9,8 @@ rely on what :class:`~litmine.store.protocol.StoreProtocol` lists.
 Modules:
     ``protocol``       the interface other packages use (a second backend implements it)
     ``sqlite``         :class:`Store`: the mixins below on one connection
+    ``postgres``       :class:`~litmine.store.postgres.PostgresStore`: the same mixins on PostgreSQL
+    ``url``            ``store.url`` parsing (backend choice) and password masking
     ``connection``     connection, pragmas, schema upgrade, transactions, error messages
     ``schema``         the migrations (schema history)
     ``articles``       upserts, deletes, re-splits and reads of articles
@@ -52,6 +54,8 @@ Bulk ingest:
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from litmine.store.fulltext import ARTICLE_BM25_WEIGHTS, PASSAGE_BM25_WEIGHTS, fts_query
 from litmine.store.protocol import StoreProtocol
 from litmine.store.records import (
@@ -68,6 +72,16 @@ from litmine.store.records import (
 from litmine.store.rows import PassageRow, PreparedArticle, prepare_article
 from litmine.store.schema import FTS_TOKENIZER, MIGRATIONS, SCHEMA_VERSION, Migration
 from litmine.store.sqlite import Store
+from litmine.store.url import (
+    StoreLocation,
+    StoreUnavailableError,
+    mask_url,
+    scrub_secrets,
+    store_location,
+)
+
+if TYPE_CHECKING:
+    from litmine.config import Settings
 
 __all__ = [
     "ARTICLE_BM25_WEIGHTS",
@@ -87,8 +101,55 @@ __all__ = [
     "SavedQuery",
     "Store",
     "StoreCounts",
+    "StoreLocation",
     "StoreProtocol",
+    "StoreUnavailableError",
     "UpsertCounts",
     "fts_query",
+    "mask_url",
+    "open_store",
     "prepare_article",
+    "scrub_secrets",
+    "store_exists",
+    "store_location",
 ]
+
+
+def open_store(settings: Settings, *, read_only: bool = False) -> Store:
+    """Open the store ``settings.store.url`` names (SQLite under the data dir by default).
+
+    Every part of litmine that opens a store goes through here, so the
+    backend is one setting: ``store.url`` / ``LITMINE_STORE_URL``.
+
+    Args:
+        settings: The settings tree.
+        read_only: Open without write access.
+
+    Returns:
+        A :class:`Store` (SQLite), or a
+        :class:`~litmine.store.postgres.PostgresStore` (PostgreSQL; a
+        :class:`Store` subclass with PostgreSQL's SQL): both implement
+        :class:`StoreProtocol`.
+
+    Raises:
+        StoreError: The URL is malformed, the database is missing, unreachable
+            or has an outdated schema (PostgreSQL: run ``litmine db migrate``).
+    """
+    location = store_location(settings)
+    if location.is_postgres:
+        from litmine.store.postgres import PostgresStore
+
+        return PostgresStore.open(settings, read_only=read_only)
+    if location.path is None or location.path == settings.db_path:
+        return Store.open(settings, read_only=read_only)
+    return Store(location.path, read_only=read_only)
+
+
+def store_exists(settings: Settings) -> bool:
+    """Whether the store may already hold data (the SQLite file exists, or a server is named).
+
+    Decides e.g. whether a command can open the store read-only; a
+    PostgreSQL database always counts as existing (opening it checks it).
+    """
+    location = store_location(settings)
+    return location.is_postgres or (location.path is not None and location.path.is_file())

@@ -145,22 +145,61 @@ class ArticlesMixin(PassagesMixin):
         if updates:
             self._apply_updates(updates, passages, counts, now)
         if inserts:
-            # We hold the write lock, so MAX(id) + n cannot collide; explicit
-            # ids let the full-text rows go in as one plain insert per article.
-            (top,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()
-            conn.executemany(
-                _INSERT_ARTICLE,
-                [(top + i, p.pmid, *p.row, now, now) for i, p in enumerate(inserts, 1)],
-            )
-            conn.executemany(
-                _FTS_ADD_ARTICLE,
-                [(top + i, p.title, p.row[ABSTRACT_POS]) for i, p in enumerate(inserts, 1)],
-            )
-            self._insert_side_rows(inserts)
-            new_passages = [(p.pmid, p.title, row) for p in inserts for row in passages[p.pmid]]
-            self._insert_passages(new_passages)  # full-text entries: sync_passage_fts()
-            counts.new += len(inserts)
-            counts.passages_added += len(new_passages)
+            self._apply_inserts(inserts, passages, counts, now)
+
+    def _apply_inserts(
+        self,
+        inserts: list[PreparedArticle],
+        passages: Mapping[str, list[PassageRow]],
+        counts: UpsertCounts,
+        now: str,
+    ) -> None:
+        """Insert articles not stored yet, with their side rows and passages."""
+        conn = self._conn
+        # We hold the write lock, so MAX(id) + n cannot collide; explicit
+        # ids let the full-text rows go in as one plain insert per article.
+        (top,) = conn.execute("SELECT COALESCE(MAX(id), 0) FROM articles").fetchone()
+        conn.executemany(
+            _INSERT_ARTICLE,
+            [(top + i, p.pmid, *p.row, now, now) for i, p in enumerate(inserts, 1)],
+        )
+        self._add_article_fts(
+            [(top + i, p.title, p.row[ABSTRACT_POS]) for i, p in enumerate(inserts, 1)]
+        )
+        self._insert_side_rows(inserts)
+        new_passages = [(p.pmid, p.title, row) for p in inserts for row in passages[p.pmid]]
+        self._insert_passages(new_passages)  # full-text entries: sync_passage_fts()
+        counts.new += len(inserts)
+        counts.passages_added += len(new_passages)
+
+    def _add_article_fts(self, rows: list[tuple[int, str, str]]) -> None:
+        """Index ``(rowid, title, abstract)`` rows (SQLite-specific: FTS5)."""
+        self._conn.executemany(_FTS_ADD_ARTICLE, rows)
+
+    def _drop_article_fts(self, keys: list[tuple[str]]) -> None:
+        """Drop the full-text entries of articles and their passages, by ``(pmid,)``.
+
+        SQLite-specific (FTS5): runs while the old title and abstract are in
+        place, since FTS5 needs the indexed values to remove them.
+        """
+        self._conn.executemany(_FTS_DROP_PASSAGES_OF, keys)
+        self._conn.executemany(_FTS_DROP_ARTICLE, keys)
+
+    def _drop_fts_of_articles(self, chunk: Sequence[str]) -> None:
+        """Drop the full-text entries of articles about to be deleted (SQLite-specific)."""
+        qs = marks(len(chunk))
+        self._conn.execute(
+            "INSERT INTO passages_fts (passages_fts, rowid, title, text) "
+            "SELECT 'delete', s.pk, s.title, s.text FROM passage_search s "
+            f"WHERE s.pk IN (SELECT pk FROM passages WHERE pmid IN ({qs})) "
+            f"AND s.pk <= {_PASSAGE_FTS_UPTO}",
+            chunk,
+        )
+        self._conn.execute(
+            "INSERT INTO articles_fts (articles_fts, rowid, title, abstract) "
+            f"SELECT 'delete', id, title, abstract FROM articles WHERE pmid IN ({qs})",
+            chunk,
+        )
 
     def _apply_updates(
         self,
@@ -171,16 +210,11 @@ class ArticlesMixin(PassagesMixin):
     ) -> None:
         conn = self._conn
         keys = [(p.pmid,) for _, p in updates]
-        # Drop the full-text entries while the old title and abstract are in
-        # place: FTS5 needs the indexed values to remove them.
-        conn.executemany(_FTS_DROP_PASSAGES_OF, keys)
-        conn.executemany(_FTS_DROP_ARTICLE, keys)
+        self._drop_article_fts(keys)
         for table in ("article_pub_types", "article_mesh", "article_chemicals"):
             conn.executemany(f"DELETE FROM {table} WHERE pmid = ?", keys)
         conn.executemany(_UPDATE_ARTICLE, [(*p.row, now, p.pmid) for _, p in updates])
-        conn.executemany(
-            _FTS_ADD_ARTICLE, [(rowid, p.title, p.row[ABSTRACT_POS]) for rowid, p in updates]
-        )
+        self._add_article_fts([(rowid, p.title, p.row[ABSTRACT_POS]) for rowid, p in updates])
         self._insert_side_rows([p for _, p in updates])
         self._sync_passages(
             [(p.pmid, p.title, passages[p.pmid]) for _, p in updates], counts, reindex_kept=True
@@ -225,19 +259,7 @@ class ArticlesMixin(PassagesMixin):
             conn = self._conn
             for chunk in batched(keys, IN_CHUNK):
                 qs = marks(len(chunk))
-                # SQLite-specific: drop FTS entries while the rows still exist.
-                conn.execute(
-                    "INSERT INTO passages_fts (passages_fts, rowid, title, text) "
-                    "SELECT 'delete', s.pk, s.title, s.text FROM passage_search s "
-                    f"WHERE s.pk IN (SELECT pk FROM passages WHERE pmid IN ({qs})) "
-                    f"AND s.pk <= {_PASSAGE_FTS_UPTO}",
-                    chunk,
-                )
-                conn.execute(
-                    "INSERT INTO articles_fts (articles_fts, rowid, title, abstract) "
-                    f"SELECT 'delete', id, title, abstract FROM articles WHERE pmid IN ({qs})",
-                    chunk,
-                )
+                self._drop_fts_of_articles(chunk)  # while the rows still exist
                 conn.execute(
                     "INSERT INTO passage_changes (passage_id, op) "
                     f"SELECT id, 'del' FROM passages WHERE pmid IN ({qs}) ORDER BY pmid, idx",

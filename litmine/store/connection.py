@@ -24,13 +24,17 @@ from litmine.store import schema
 if TYPE_CHECKING:
     from litmine.config import Settings
 
-__all__ = ["IN_CHUNK", "Connection", "marks"]
+__all__ = ["IN_CHUNK", "NO_LIMIT", "Connection", "marks"]
 
 IN_CHUNK = 500
 """Keys per statement when a list is sent as ``IN (?, ?, ...)``.
 
 Below every SQLite build's variable limit (999 on old ones) and PostgreSQL's.
 """
+
+
+NO_LIMIT = 2**62
+"""``LIMIT`` value meaning "all rows" in both dialects (SQLite's ``-1`` is an error in PostgreSQL)."""
 
 
 def marks(n: int) -> str:

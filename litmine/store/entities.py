@@ -9,7 +9,7 @@ from typing import Any, SupportsInt
 from litmine._compat import batched
 from litmine.clock import utc_now
 from litmine.errors import StoreError
-from litmine.store.connection import IN_CHUNK, Connection, marks
+from litmine.store.connection import IN_CHUNK, NO_LIMIT, Connection, marks
 from litmine.store.records import EntityCount, PairCount
 from litmine.types import Entity
 
@@ -99,7 +99,7 @@ class EntitiesMixin(Connection):
                 "SELECT DISTINCT p.pmid FROM passages p "
                 "LEFT JOIN entity_passages m ON m.passage_id = p.id "
                 "WHERE m.passage_id IS NULL ORDER BY p.pmid LIMIT ?",
-                (-1 if limit is None else limit,),
+                (NO_LIMIT if limit is None else limit,),
             ).fetchall()
         return [row[0] for row in rows]
 

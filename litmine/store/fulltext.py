@@ -31,6 +31,7 @@ __all__ = [
     "ARTICLE_BM25_WEIGHTS",
     "PASSAGE_BM25_WEIGHTS",
     "FullTextMixin",
+    "fts_phrases",
     "fts_query",
 ]
 
@@ -83,6 +84,29 @@ _STOPWORDS = frozenset((
 # fmt: on
 
 
+def fts_phrases(query: str) -> list[str]:
+    """The searchable phrases of free text, lower case, stopwords dropped, at most 64.
+
+    Each whitespace-separated chunk becomes the space-joined letters-and-digits
+    runs of it (``COVID-19`` → ``covid 19``); duplicates go; common English
+    stopwords are dropped unless nothing else is left. Both backends build
+    their OR-ed full-text query from these (FTS5 here, ``tsquery`` on PostgreSQL).
+
+    Args:
+        query: Raw user query.
+
+    Returns:
+        The phrases, in query order (empty when nothing is searchable).
+    """
+    phrases: dict[str, None] = {}
+    for chunk in query.split():
+        terms = _FTS_TERM_RE.findall(chunk)
+        if terms:
+            phrases[" ".join(terms).lower()] = None
+    content = [p for p in phrases if p not in _STOPWORDS] or list(phrases)
+    return content[:_MAX_FTS_TERMS]
+
+
 def fts_query(query: str) -> str | None:
     """Turn free text into a safe FTS5 MATCH expression.
 
@@ -99,15 +123,10 @@ def fts_query(query: str) -> str | None:
     Returns:
         The MATCH expression, or None when the query has no searchable term.
     """
-    phrases: dict[str, None] = {}
-    for chunk in query.split():
-        terms = _FTS_TERM_RE.findall(chunk)
-        if terms:
-            phrases[" ".join(terms).lower()] = None
-    content = [p for p in phrases if p not in _STOPWORDS] or list(phrases)
+    content = fts_phrases(query)
     if not content:
         return None
-    return " OR ".join(f'"{p}"' for p in content[:_MAX_FTS_TERMS])
+    return " OR ".join(f'"{p}"' for p in content)
 
 
 class FullTextMixin(Connection):

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, SupportsInt
 
 from litmine._compat import batched
-from litmine.store.connection import IN_CHUNK, marks
+from litmine.store.connection import IN_CHUNK, NO_LIMIT, marks
 from litmine.store.fulltext import _FTS_DROP_PASSAGE, _PASSAGE_FTS_UPTO, FullTextMixin
 from litmine.store.records import PassageChange, UpsertCounts
 from litmine.store.rows import PassageRow
@@ -100,7 +100,7 @@ class PassagesMixin(FullTextMixin):
             changed.append(bool(gone or fresh))
         if removed:
             if not reindex_kept:
-                conn.executemany(_FTS_DROP_PASSAGE, [(pid,) for pid in removed])
+                self._drop_passage_fts(removed)
             conn.executemany(_LOG_CHANGE, [(pid, "del") for pid in removed])
             conn.executemany("DELETE FROM passages WHERE id = ?", [(pid,) for pid in removed])
         if kept:
@@ -117,6 +117,10 @@ class PassagesMixin(FullTextMixin):
         counts.passages_added += len(added)
         counts.passages_removed += len(removed)
         return changed
+
+    def _drop_passage_fts(self, ids: list[int]) -> None:
+        """Drop passages' full-text entries before they are deleted (SQLite-specific: FTS5)."""
+        self._conn.executemany(_FTS_DROP_PASSAGE, [(pid,) for pid in ids])
 
     def _insert_passages(
         self, passages: Sequence[tuple[str, str, PassageRow]]
@@ -218,7 +222,7 @@ class PassagesMixin(FullTextMixin):
             rows = self._conn.execute(
                 "SELECT seq, passage_id, op FROM passage_changes WHERE seq > ? ORDER BY seq "
                 "LIMIT ?",
-                (seq, -1 if limit is None else limit),
+                (seq, NO_LIMIT if limit is None else limit),
             ).fetchall()
         return [PassageChange(*row) for row in rows]
 

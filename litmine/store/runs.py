@@ -93,12 +93,16 @@ class RunsMixin(Connection):
                 "WHERE id = ?",
                 [(run_id,) for run_id in stale],
             )
-            cursor = conn.execute(
+            run_id = self._insert_returning_id(
                 "INSERT INTO runs (kind, params, status, started_at, host, pid) "
                 "VALUES (?, ?, 'running', ?, ?, ?)",
                 (kind, params_json, utc_now(), host, os.getpid()),
             )
-            run_id = cursor.lastrowid
+        return run_id
+
+    def _insert_returning_id(self, sql: str, params: Sequence[Any]) -> int:
+        """Run an ``INSERT`` of one row and return its new ``id`` (SQLite: ``lastrowid``)."""
+        run_id = self._conn.execute(sql, params).lastrowid
         assert run_id is not None
         return run_id
 

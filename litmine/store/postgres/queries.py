@@ -1,0 +1,241 @@
+"""PostgreSQL reads and bookkeeping that differ from SQLite's.
+
+Full text: PostgreSQL's own. The query is the OR of the user's phrases
+(:func:`~litmine.store.fulltext.fts_phrases`, each a ``phraseto_tsquery``),
+as on SQLite: an AND of every term would make recall collapse on
+natural-language questions. Hits are ranked by ``ts_rank_cd`` (cover density)
+with the weights of :data:`RANK_WEIGHTS` and length normalisation 1
+(divided by 1 + log of the document length), higher is better. It has no
+IDF term, unlike BM25, so rankings are close to SQLite's but not equal.
+
+Also here: the change log's high-water mark (``counts().change_seq``), the
+integrity check, processed-passage marks (``ON CONFLICT``), run ids
+(``RETURNING``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from litmine.clock import utc_now
+from litmine.errors import StoreError
+from litmine.store.entities import EntitiesMixin
+from litmine.store.fulltext import fts_phrases
+from litmine.store.maintenance import MaintenanceMixin
+from litmine.store.postgres import schema
+from litmine.store.postgres.connection import PgConnection
+from litmine.store.postgres.schema import TS_CONFIG
+from litmine.store.postgres.writes import PASSAGE_TSVECTOR
+from litmine.store.records import StoreCounts
+from litmine.store.runs import RunsMixin
+from litmine.types import Entity
+
+__all__ = ["RANK_WEIGHTS", "PgQueriesMixin", "tsquery_sql"]
+
+RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
+"""``ts_rank_cd`` weights of labels D, C, B, A.
+
+Articles: title (A) counts double the abstract (B), as
+:data:`~litmine.store.fulltext.ARTICLE_BM25_WEIGHTS`. Passages: the passage
+text (A) counts double its article's title (B), as
+:data:`~litmine.store.fulltext.PASSAGE_BM25_WEIGHTS`.
+"""
+
+
+def tsquery_sql(query: str) -> tuple[str, list[str]] | None:
+    """A ``tsquery`` expression OR-ing the phrases of free text, and its parameters.
+
+    Every phrase goes in as a parameter of ``phraseto_tsquery``, so no user
+    text reaches the SQL or the tsquery syntax.
+
+    Args:
+        query: Raw user query.
+
+    Returns:
+        ``(sql, params)``, or None when the query has no searchable term.
+    """
+    phrases = fts_phrases(query)
+    if not phrases:
+        return None
+    sql = " || ".join(f"phraseto_tsquery('{TS_CONFIG}', ?)" for _ in phrases)
+    return f"({sql})", phrases
+
+
+class PgQueriesMixin(PgConnection, EntitiesMixin, RunsMixin, MaintenanceMixin):
+    """Full-text search, counts and bookkeeping in PostgreSQL's dialect."""
+
+    # ---------------------------------------------------------------- full text
+
+    def passage_fts_behind(self) -> int:
+        """Always 0: a passage's tsvector is written with it."""
+        return 0
+
+    def sync_passage_fts(self) -> int:
+        """Nothing to catch up (tsvectors are written with the rows); returns 0.
+
+        Raises:
+            StoreError: The store is read-only (as on SQLite).
+        """
+        if self.read_only:
+            raise StoreError(
+                f"the store {self.display_url} is open read-only",
+                "open it without read_only to write",
+            )
+        return 0
+
+    def _ensure_passage_fts(self) -> None:
+        pass
+
+    def rebuild_fts(self) -> None:
+        """Recompute every passage's tsvector (articles' are generated columns)."""
+        with self.transaction(), self._errors():
+            self._conn.execute(
+                "UPDATE passages p SET fts = "
+                + PASSAGE_TSVECTOR.format(text="p.text", title="a.title")
+                + " FROM articles a WHERE a.pmid = p.pmid"
+            )
+
+    def _ranked(self, sql: str, query: str, params: Sequence[Any], k: int) -> list[tuple[Any, float]]:
+        """Run a ranking query whose ``{q}`` is the tsquery of ``query``, ``params`` after it."""
+        built = tsquery_sql(query)
+        if built is None or k <= 0:
+            return []
+        q, q_params = built
+        with self._errors():
+            rows = self._conn.execute(
+                f"WITH q AS (SELECT {q} AS q) " + sql, [*q_params, *params, k]
+            ).fetchall()
+        return [(row[0], float(row[1])) for row in rows]
+
+    def bm25_articles(self, query: str, k: int = 100) -> list[tuple[str, float]]:
+        """Full-text search over titles and abstracts: ``(pmid, score)``, best first."""
+        rows = self._ranked(
+            f"SELECT a.pmid, ts_rank_cd('{RANK_WEIGHTS}', a.fts, q.q, 1) AS score "
+            "FROM articles a, q WHERE a.fts @@ q.q ORDER BY score DESC, a.id LIMIT ?",
+            query,
+            (),
+            k,
+        )
+        return [(str(pmid), score) for pmid, score in rows]
+
+    def bm25_passages(self, query: str, k: int = 100) -> list[tuple[int, float]]:
+        """Full-text search over passages (text and title): ``(passage_id, score)``, best first."""
+        rows = self._ranked(
+            f"SELECT p.id, ts_rank_cd('{RANK_WEIGHTS}', p.fts, q.q, 1) AS score "
+            "FROM passages p, q WHERE p.fts @@ q.q ORDER BY score DESC, p.pk LIMIT ?",
+            query,
+            (),
+            k,
+        )
+        return [(int(pid), score) for pid, score in rows]
+
+    def bm25_passages_within(
+        self, query: str, pmids: Iterable[str], k: int = 100
+    ) -> list[tuple[int, float]]:
+        """Like :meth:`bm25_passages`, within the passages of some articles."""
+        rows = self._ranked(
+            f"SELECT p.id, ts_rank_cd('{RANK_WEIGHTS}', p.fts, q.q, 1) AS score "
+            "FROM passages p, q WHERE p.pmid = ANY(?) AND p.fts @@ q.q "
+            "ORDER BY score DESC, p.pk LIMIT ?",
+            query,
+            (list(pmids),),
+            k,
+        )
+        return [(int(pid), score) for pid, score in rows]
+
+    def bm25_article_passages(
+        self, query: str, k: int = 100, pmids: Iterable[str] | None = None
+    ) -> list[tuple[int, float]]:
+        """Passages of the best ``k`` articles, each scored by its article, best article first."""
+        within, params = "", []
+        if pmids is not None:
+            within, params = " AND a.pmid = ANY(?)", [list(pmids)]
+        rows = self._ranked(
+            "SELECT p.id, f.score FROM ("
+            f" SELECT a.id, a.pmid, ts_rank_cd('{RANK_WEIGHTS}', a.fts, q.q, 1) AS score"
+            f" FROM articles a, q WHERE a.fts @@ q.q{within} ORDER BY score DESC, a.id LIMIT ?"
+            ") f JOIN passages p ON p.pmid = f.pmid ORDER BY f.score DESC, f.id, p.idx",
+            query,
+            params,
+            k,
+        )
+        return [(int(pid), score) for pid, score in rows]
+
+    # ---------------------------------------------------------------- bookkeeping
+
+    def counts(self) -> StoreCounts:
+        """Row counts (for ``litmine status``)."""
+        with self._errors():
+            row = self._conn.execute(
+                "SELECT (SELECT COUNT(*) FROM articles),"
+                " (SELECT COUNT(*) FROM articles WHERE has_abstract = 0),"
+                " (SELECT COUNT(*) FROM articles WHERE is_retracted = 1),"
+                " (SELECT COUNT(*) FROM passages),"
+                " (SELECT COUNT(*) FROM entities),"
+                " (SELECT COUNT(*) FROM runs),"
+                " (SELECT COUNT(*) FROM saved_queries),"
+                " GREATEST((SELECT COALESCE(MAX(seq), 0) FROM passage_changes),"
+                "  (SELECT upto FROM fts_progress WHERE name = 'passage_changes'))"
+            ).fetchone()
+        return StoreCounts(*(int(v) for v in row))
+
+    def prune_passage_changes(self, upto_seq: int) -> int:
+        """Forget change-log entries up to ``upto_seq``, keeping the log's high-water mark."""
+        with self.transaction(), self._errors():
+            self._conn.execute(
+                "UPDATE fts_progress SET upto = GREATEST(upto, "
+                " (SELECT COALESCE(MAX(seq), 0) FROM passage_changes WHERE seq <= ?))"
+                " WHERE name = 'passage_changes'",
+                (upto_seq,),
+            )
+            return int(
+                self._conn.execute(
+                    "DELETE FROM passage_changes WHERE seq <= ?", (upto_seq,)
+                ).rowcount
+            )
+
+    def check(self) -> None:
+        """Verify the schema version and that every passage has a full-text vector.
+
+        Raises:
+            StoreError: Something is inconsistent (with the problem in the message).
+        """
+        with self._errors():
+            version = self._read_version()
+            if version != schema.SCHEMA_VERSION:
+                raise StoreError(
+                    f"database {self.display_url} has schema version {version}, "
+                    f"not {schema.SCHEMA_VERSION}",
+                    "run `litmine db migrate`",
+                )
+            (bad,) = self._conn.execute(
+                "SELECT COUNT(*) FROM passages p JOIN articles a ON a.pmid = p.pmid "
+                "WHERE p.fts IS DISTINCT FROM "
+                + PASSAGE_TSVECTOR.format(text="p.text", title="a.title")
+            ).fetchone()
+        if bad:
+            raise StoreError(
+                f"{bad} passage(s) of {self.display_url} have a stale full-text vector",
+                "run Store.rebuild_fts() on a writable store",
+            )
+
+    def save_entities(
+        self, passage_id_to_entities: Mapping[int, Sequence[Entity]], model: str
+    ) -> int:
+        """Replace passages' entities and mark the passages processed, atomically."""
+        now = utc_now()
+        with self.transaction(), self._errors():
+            n = self.replace_entities(passage_id_to_entities)
+            self._conn.executemany(
+                "INSERT INTO entity_passages (passage_id, model, processed_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (passage_id) DO UPDATE SET model = EXCLUDED.model, "
+                "processed_at = EXCLUDED.processed_at",
+                [(int(pid), model, now) for pid in passage_id_to_entities],
+            )
+        return n
+
+    def _insert_returning_id(self, sql: str, params: Sequence[Any]) -> int:
+        (new_id,) = self._conn.execute(f"{sql} RETURNING id", params).fetchone()
+        return int(new_id)
+
