@@ -11,7 +11,6 @@ from pathlib import Path
 
 from litmine.config import PassageSettings
 from litmine.passages import split_article
-from litmine.store import Store
 from litmine.types import (
     AbstractSection,
     Article,
@@ -100,30 +99,38 @@ def plain_article(pmid: str, title: str, abstract: str, **changes: object) -> Ar
     return dataclasses.replace(Article(pmid=pmid, title=title, abstract=abstract), **changes)  # type: ignore[arg-type]
 
 
+def _pg_url() -> str | None:
+    url = os.environ.get("LITMINE_STORE_URL", "")
+    return url if url.startswith(("postgresql:", "postgres:")) else None
+
+
+def is_sqlite(target: object) -> bool:
+    """Whether ``target`` (a file, or an open store) is a SQLite database.
+
+    A store is the PostgreSQL one when the test's ``LITMINE_STORE_URL`` (set by
+    the contract suite for its ``[postgresql]`` cases) names a server: the
+    PostgreSQL store subclasses the SQLite one, so its type does not tell.
+    """
+    return isinstance(target, (str, Path)) or _pg_url() is None
+
+
 def rows(target: object, sql: str, *args: object) -> list[tuple]:
     """Read with a separate connection: what another process would see.
 
-    ``target`` is a SQLite file, or an open store: a SQLite :class:`Store` is
-    read through its file, any other (PostgreSQL) through ``LITMINE_STORE_URL``
-    (the contract suite's ``settings`` fixture sets it), with ``?`` → ``%s``.
+    ``target`` is a SQLite file, or an open store: read through its file
+    (SQLite) or through ``LITMINE_STORE_URL`` with ``?`` → ``%s`` (PostgreSQL).
     """
-    if isinstance(target, Store):
-        target = target.path
-    if isinstance(target, (str, Path)):
-        conn = sqlite3.connect(target)
+    if is_sqlite(target):
+        path = target if isinstance(target, (str, Path)) else target.path  # type: ignore[attr-defined]
+        conn = sqlite3.connect(path)
         try:
             return conn.execute(sql, args).fetchall()
         finally:
             conn.close()
     import psycopg
 
-    with psycopg.connect(os.environ["LITMINE_STORE_URL"]) as pg:
+    with psycopg.connect(str(_pg_url())) as pg:
         return [tuple(r) for r in pg.execute(sql.replace("?", "%s"), args).fetchall()]
-
-
-def is_sqlite(target: object) -> bool:
-    """Whether ``target`` (a path or store) is a SQLite database."""
-    return isinstance(target, (str, Path, Store))
 
 
 def table_counts(target: object) -> dict[str, int]:
