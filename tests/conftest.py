@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from litmine.config import Settings, load_settings
-from tests.pg_server import PgServer, database_name, unavailable_reason
+from tests.pg_server import DatabaseSeed, PgServer, database_name, unavailable_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -167,10 +167,17 @@ def migrate_database(url: str) -> None:
 
 @pytest.fixture(scope="session")
 def pg_template(pg_server: PgServer) -> str:
-    """Name of a migrated database that each test's database copies."""
+    """Name of a migrated database that module-wide databases copy."""
     url = pg_server.create_database(PG_TEMPLATE)
     migrate_database(url)
     return PG_TEMPLATE
+
+
+@pytest.fixture(scope="session")
+def _pg_shared(pg_server: PgServer, pg_template: str) -> DatabaseSeed:
+    """One migrated database the function-scoped tests share, reset before each."""
+    url = pg_server.create_database("litmine_tests", template=pg_template)
+    return pg_server.snapshot(database_name(url))
 
 
 @pytest.fixture
@@ -182,11 +189,13 @@ def pg_empty_url(pg_server: PgServer) -> Iterator[str]:
 
 
 @pytest.fixture
-def pg_url(pg_server: PgServer, pg_template: str) -> Iterator[str]:
-    """URL of a fresh, migrated database (a copy of the template), dropped afterwards."""
-    url = pg_server.create_database(template=pg_template)
-    yield url
-    pg_server.drop_database(database_name(url))
+def pg_url(pg_server: PgServer, _pg_shared: DatabaseSeed) -> str:
+    """URL of a freshly migrated, empty litmine database (password login of the app role).
+
+    The same database each time, emptied back to its just-migrated state
+    (``PgServer.reset_database``): ten times cheaper than a template copy.
+    """
+    return pg_server.reset_database(_pg_shared)
 
 
 @pytest.fixture

@@ -302,6 +302,81 @@ class PgServer:
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
 
+    def snapshot(self, dbname: str, schema: str = "public") -> DatabaseSeed:
+        """Remember ``dbname``'s tables and the rows they hold now (after migrating).
+
+        :meth:`reset_database` then brings the database back to this state.
+        """
+        from psycopg import sql
+
+        with self.admin(dbname) as conn:
+            tables = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = %s ORDER BY 1", (schema,)
+                )
+            ]
+            rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]] = {}
+            identities: list[tuple[str, str]] = []
+            for table in tables:
+                columns = conn.execute(
+                    "SELECT column_name, is_identity FROM information_schema.columns "
+                    "WHERE table_schema = %s AND table_name = %s AND is_generated = 'NEVER' "
+                    "ORDER BY ordinal_position",
+                    (schema, table),
+                ).fetchall()
+                names = [c[0] for c in columns]
+                data = conn.execute(
+                    sql.SQL("SELECT {} FROM {}.{}").format(
+                        sql.SQL(", ").join(map(sql.Identifier, names)),
+                        sql.Identifier(schema),
+                        sql.Identifier(table),
+                    )
+                ).fetchall()
+                if data:
+                    rows[table] = (names, data)
+                    identities += [(table, c[0]) for c in columns if c[1] == "YES"]
+        return DatabaseSeed(dbname, schema, tables, rows, identities)
+
+    def reset_database(self, seed: DatabaseSeed) -> str:
+        """Empty every table of ``seed``'s database and put its seed rows back; return the URL.
+
+        Ends the application role's connections to it first. As good as a fresh
+        copy of a migrated template for the store (same tables, same rows,
+        identities restarted) at a fraction of the cost: ``CREATE DATABASE``
+        checkpoints and copies every file (0.6 s or more for the migrated
+        schema, measured; a reset takes a few tens of milliseconds).
+        """
+        from psycopg import sql
+
+        self.terminate(seed.dbname)
+        with self.admin(seed.dbname) as conn, conn.transaction():
+            conn.execute("SET LOCAL lock_timeout = '10s'")
+            conn.execute(
+                sql.SQL("TRUNCATE {} RESTART IDENTITY CASCADE").format(
+                    sql.SQL(", ").join(sql.Identifier(seed.schema, t) for t in seed.tables)
+                )
+            )
+            for table, (names, data) in seed.rows.items():
+                with conn.cursor() as cur:
+                    cur.executemany(
+                        sql.SQL("INSERT INTO {} ({}) OVERRIDING SYSTEM VALUE VALUES ({})").format(
+                            sql.Identifier(seed.schema, table),
+                            sql.SQL(", ").join(map(sql.Identifier, names)),
+                            sql.SQL(", ").join(sql.Placeholder() * len(names)),
+                        ),
+                        data,
+                    )
+            for table, column in seed.identities:
+                conn.execute(
+                    sql.SQL(
+                        "SELECT setval(pg_get_serial_sequence(%s, %s), "
+                        "COALESCE((SELECT max({}) FROM {}), 0) + 1, false)"
+                    ).format(sql.Identifier(column), sql.Identifier(seed.schema, table)),
+                    (f"{seed.schema}.{table}", column),
+                )
+        return self.url(seed.dbname)
+
     def terminate(self, dbname: str, *, user: str = APP_USER) -> int:
         """``pg_terminate_backend`` every connection of ``user`` to ``dbname``; return how many."""
         with self.admin() as conn:
@@ -334,6 +409,17 @@ class PgServer:
         with self.admin() as conn:
             row = conn.execute("SELECT pg_database_size(%s)", (dbname,)).fetchone()
         return int(row[0]) if row else 0
+
+
+@dataclass
+class DatabaseSeed:
+    """A database's tables and the rows they held when :meth:`PgServer.snapshot` ran."""
+
+    dbname: str
+    schema: str
+    tables: list[str]
+    rows: dict[str, tuple[list[str], list[tuple[Any, ...]]]]
+    identities: list[tuple[str, str]]
 
 
 def _has_locale(name: str) -> bool:
