@@ -47,6 +47,12 @@ def module_store_url(request: pytest.FixtureRequest) -> str | None:
     return url
 
 
+def use_store_env(monkeypatch: pytest.MonkeyPatch, settings: Settings) -> None:
+    """Point ``LITMINE_STORE_URL`` at ``settings``' store (for CLI runs inside a test)."""
+    if settings.store.url is not None:
+        monkeypatch.setenv("LITMINE_STORE_URL", settings.store.url)
+
+
 def store_overrides(url: str | None) -> dict[str, Any]:
     """``load_settings`` keyword for a store URL (nothing for the default SQLite file)."""
     return {} if url is None else {"store": {"url": url}}

@@ -24,7 +24,13 @@ from litmine.store import Store
 from litmine.types import Entity
 from litmine.vectors.build import build_index, load_index
 from tests.answer_helpers import ARTICLES, ASPIRIN, COFFEE, RETRACTED_PMID, SLEEP, tiny_t5_dir
-from tests.backends import BACKENDS, module_store_url, open_store, store_overrides
+from tests.backends import (
+    BACKENDS,
+    module_store_url,
+    open_store,
+    store_overrides,
+    use_store_env,
+)
 from tests.search_helpers import minilm
 
 QUESTION = "Does aspirin prevent myocardial infarction, and does coffee protect the liver?"
@@ -68,6 +74,13 @@ def world(
     build_index(store, minilm(), settings)
     yield store, settings
     store.close()
+
+
+@pytest.fixture(autouse=True)
+def _world_store_env(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CLI commands run in a test see the world's store (LITMINE_STORE_URL)."""
+    if "world" in request.fixturenames:
+        use_store_env(monkeypatch, request.getfixturevalue("world")[1])
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -20,10 +21,10 @@ pytestmark = pytest.mark.both_backends  # the index over either store backend
 
 
 @pytest.fixture
-def store(settings: Settings) -> Store:
-    s = open_store(settings)
-    fill(s, settings)
-    return s
+def store(settings: Settings) -> Iterator[Store]:
+    with open_store(settings) as s:
+        fill(s, settings)
+        yield s
 
 
 def _ids_equal(store: Store, settings: Settings) -> bool:
