@@ -119,14 +119,20 @@ def search_filters(
 def require_database(settings: Settings) -> None:
     """Stop with a hint when there is no database to read yet.
 
+    A PostgreSQL store counts as present: opening it checks the server and schema.
+
     Raises:
-        StoreError: ``settings.db_path`` is not a file.
+        StoreError: The SQLite file ``store.url`` names (default: ``litmine.db``
+            in the data dir) does not exist.
     """
-    if not settings.db_path.is_file():
+    from litmine.store import store_exists, store_location
+
+    if not store_exists(settings):
         from litmine.errors import StoreError
 
         raise StoreError(
-            f"no database at {settings.db_path}", "ingest articles first (`litmine ingest`)"
+            f"no database at {store_location(settings).path}",
+            "ingest articles first (`litmine ingest`)",
         )
 
 

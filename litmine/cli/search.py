@@ -152,10 +152,11 @@ def index_adapt(
 def index_verify(data_dir: DataDirOpt = None, as_json: JsonOpt = False) -> None:
     """Check the index against the store and the settings; exit 1 when it is not ok."""
     from litmine.ingest import open_store
+    from litmine.store import store_exists
     from litmine.vectors.build import verify_index
 
     settings = cli_settings(data_dir)
-    with open_store(settings, read_only=settings.db_path.is_file()) as store:
+    with open_store(settings, read_only=store_exists(settings)) as store:
         report = verify_index(store, settings)
     if as_json:
         out.print_json(to_json(report))

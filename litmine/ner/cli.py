@@ -373,12 +373,12 @@ def ner_adapt(
     from dataclasses import asdict
 
     from litmine.ner.distill import DEFAULT_TEACHERS, adapt_from_store
-    from litmine.store import Store
+    from litmine.store import open_store
 
     command = " ".join(["litmine", *sys.argv[1:]]) if sys.argv else "litmine ner adapt"
     # spaCy's training log goes to standard error, so --json prints JSON only.
     with (
-        Store.open(cli_settings(data_dir), read_only=True) as store,
+        open_store(cli_settings(data_dir), read_only=True) as store,
         contextlib.redirect_stdout(sys.stderr),
     ):
         report = adapt_from_store(
@@ -400,9 +400,9 @@ def ner_adapt(
 def _pmids_for(settings_data_dir: Path | None, query: str | None, limit: int) -> list[str] | None:
     if query is None:
         return None
-    from litmine.store import Store
+    from litmine.store import open_store
 
-    with Store.open(cli_settings(settings_data_dir), read_only=True) as store:
+    with open_store(cli_settings(settings_data_dir), read_only=True) as store:
         hits = store.bm25_articles(query, k=limit)
     if not hits:
         raise InputError(f"no stored article matches {query!r}", "try a broader --query")
@@ -445,12 +445,12 @@ def entities_top(
 ) -> None:
     """The entities mentioned in the most articles."""
     from litmine.entities import top_entities
-    from litmine.store import Store
+    from litmine.store import open_store
 
     if label is not None and label.upper() not in ("CHEMICAL", "DISEASE"):
         raise InputError(f"unknown label {label!r}", "use CHEMICAL or DISEASE")
     pmids = _pmids_for(data_dir, query, query_limit)
-    with Store.open(cli_settings(data_dir), read_only=True) as store:
+    with open_store(cli_settings(data_dir), read_only=True) as store:
         rows = top_entities(store, label=label, pmids=pmids, limit=limit)
     if as_json:
         out.print_json(to_json(rows))
@@ -479,10 +479,10 @@ def entities_pairs(
 ) -> None:
     """Chemical-disease pairs co-mentioned in the most articles, with their PMIDs."""
     from litmine.entities import chemical_disease_pairs
-    from litmine.store import Store
+    from litmine.store import open_store
 
     pmids = _pmids_for(data_dir, query, query_limit)
-    with Store.open(cli_settings(data_dir), read_only=True) as store:
+    with open_store(cli_settings(data_dir), read_only=True) as store:
         rows = chemical_disease_pairs(store, pmids=pmids, limit=limit)
     if as_json:
         out.print_json(to_json(rows))

@@ -300,11 +300,11 @@ class Searcher:
     """
 
     def __init__(self, settings: Settings, *, store: Store | None = None) -> None:
-        from litmine.store import Store
+        from litmine.store import open_store
 
         self.settings = settings
         self._own_store = store is None
-        self.store = store if store is not None else Store.open(settings, read_only=True)
+        self.store = store if store is not None else open_store(settings, read_only=True)
         self._index: PassageIndex | None = None
         self._index_stamp: tuple[int, int] | None = None
         self._embedder: Embedder | None = None
@@ -391,9 +391,9 @@ class Searcher:
         writable connection, and only when it is behind: no write lock per search.
         """
         if self.store.read_only and self.store.passage_fts_behind():
-            from litmine.store import Store
+            from litmine.store import open_store
 
-            with Store.open(self.settings) as writable:
+            with open_store(self.settings) as writable:
                 writable.sync_passage_fts()
 
     def close(self) -> None:

@@ -19,7 +19,8 @@ questions and ``k`` are bounded by the ``web`` settings
 default), years must be years in order, and a publication type must be one
 some stored article has; errors reach the browser as one line (a
 :class:`~litmine.errors.LitmineError`'s message, 400 for bad input, 422 for a
-malformed parameter, 503 for a missing database/index/model) or a generic
+malformed parameter, 503 for a missing database/index/model or an unreachable
+database server, with ``Retry-After``) or a generic
 500, never as a traceback.
 """
 
@@ -43,6 +44,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from litmine.errors import InputError, LitmineError
+from litmine.store.url import StoreUnavailableError
 from litmine.search.hybrid import SearchFilters
 from litmine.web.evidence_view import evidence_view
 from litmine.web.models import AnswerOut, ArticleOut, ErrorOut, HitOut, SearchOut, pubmed_url
@@ -289,7 +291,12 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith("/api/") or request.url.path == "/openapi.json"
 
 
+_RETRY_AFTER_S = 5
+"""``Retry-After`` seconds sent with a 503 for an unreachable database server."""
+
+
 def _status_for(exc: LitmineError) -> int:
+    """400 for bad input; 503 for the rest (no database/index/model yet, database server down)."""
     return 400 if isinstance(exc, InputError) else 503
 
 
@@ -384,7 +391,12 @@ def create_app(
     async def _litmine_error(request: Request, exc: LitmineError) -> Response:
         status = _status_for(exc)
         logger.info("%s %s -> %d: %s", request.method, request.url.path, status, exc)
-        return fail(request, status, exc.message, exc.hint)
+        response = fail(request, status, exc.message, exc.hint)
+        if isinstance(exc, StoreUnavailableError):
+            # The database server is down or restarting: the store reconnects
+            # by itself, so clients may simply retry.
+            response.headers["Retry-After"] = str(_RETRY_AFTER_S)
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
