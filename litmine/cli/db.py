@@ -30,7 +30,9 @@ def _print_plan(plan: object, as_json: bool, *, dry_run: bool) -> None:
                     "url": plan.url,
                     "current": plan.current,
                     "target": plan.target,
-                    "pending": [{"version": m.version, "description": m.description} for m in plan.pending],
+                    "pending": [
+                        {"version": m.version, "description": m.description} for m in plan.pending
+                    ],
                     "applied": plan.applied,
                 }
             )

@@ -34,7 +34,7 @@ Below every SQLite build's variable limit (999 on old ones) and PostgreSQL's.
 
 
 NO_LIMIT = 2**62
-"""``LIMIT`` value meaning "all rows" in both dialects (SQLite's ``-1`` is an error in PostgreSQL)."""
+"""``LIMIT`` meaning "all rows" in both dialects (SQLite's ``-1`` is an error in PostgreSQL)."""
 
 
 def marks(n: int) -> str:

@@ -88,9 +88,7 @@ def migrate_store(settings: Settings, *, dry_run: bool = False) -> MigrationPlan
     assert location.path is not None
     current = _sqlite_version(location.path)
     pending = [m for m in sqlite_schema.MIGRATIONS if m.version > current]
-    plan = MigrationPlan(
-        "sqlite", location.display, current, sqlite_schema.SCHEMA_VERSION, pending
-    )
+    plan = MigrationPlan("sqlite", location.display, current, sqlite_schema.SCHEMA_VERSION, pending)
     if not dry_run and pending:
         from litmine.store import open_store
 

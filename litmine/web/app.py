@@ -44,8 +44,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from litmine.errors import InputError, LitmineError
-from litmine.store.url import StoreUnavailableError
 from litmine.search.hybrid import SearchFilters
+from litmine.store.url import StoreUnavailableError
 from litmine.web.evidence_view import evidence_view
 from litmine.web.models import AnswerOut, ArticleOut, ErrorOut, HitOut, SearchOut, pubmed_url
 from litmine.web.render import highlight_segments, year_chart

@@ -22,11 +22,11 @@ from typing import Any
 
 from litmine.clock import utc_now
 from litmine.errors import StoreError
+from litmine.store.migrate import MigrationPlan
 from litmine.store.postgres import schema
-from litmine.store.postgres.connection import MIGRATION_LOCK, PgConnection
+from litmine.store.postgres.connection import MIGRATION_LOCK, PgConnection, one
 from litmine.store.postgres.queries import PgQueriesMixin
 from litmine.store.postgres.writes import PgWritesMixin
-from litmine.store.migrate import MigrationPlan
 from litmine.store.sqlite import Store
 from litmine.store.url import StoreUnavailableError, mask_url, scrub_secrets
 
@@ -81,18 +81,18 @@ def _connect(url: str, timeout: float) -> Any:
 
 
 def _version(conn: Any) -> int:
-    (exists,) = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+    (exists,) = one(conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL"))
     if not exists:
-        (n,) = conn.execute(
-            "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"
-        ).fetchone()
+        (n,) = one(
+            conn.execute("SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()")
+        )
         if n:
             raise StoreError(
                 "the database has tables but no litmine schema history",
                 "point store.url at an empty database or an existing litmine one",
             )
         return 0
-    (version,) = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+    (version,) = one(conn.execute("SELECT MAX(version) FROM schema_migrations"))
     return int(version or 0)
 
 

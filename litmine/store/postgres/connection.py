@@ -23,6 +23,7 @@ correct as SQLite's ``BEGIN IMMEDIATE``. Readers never wait.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import os
 import re
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
 
     from litmine.config import Settings
 
-__all__ = ["MIGRATION_LOCK", "WRITE_LOCK", "PgConnection", "to_pg"]
+__all__ = ["MIGRATION_LOCK", "WRITE_LOCK", "PgConnection", "one", "to_pg"]
 
 WRITE_LOCK = 0x6C69746D696E6501
 """Advisory lock key every write transaction takes (serialises writers, not readers)."""
@@ -71,6 +72,13 @@ def to_pg(sql: str) -> str:
     sql = _JSON_EACH.sub("json_array_elements_text(?::json)", sql)
     sql = _GROUP_CONCAT.sub(r"string_agg(\1, ',')", sql)
     return sql.replace("%", "%%").replace("?", "%s")
+
+
+def one(cursor: psycopg.Cursor[Any]) -> Any:
+    """The single row an aggregate query returns."""
+    row = cursor.fetchone()
+    assert row is not None, "an aggregate query returned no row"
+    return row
 
 
 # ---------------------------------------------------------------- pools
@@ -269,10 +277,9 @@ class PgConnection(Connection):
     def _drop_connection(self) -> None:
         held, self._held = self._held, None
         if held is not None:
-            try:
-                self._pool.putconn(held)  # the pool discards a broken one
-            except Exception:  # noqa: BLE001 - giving back must never mask the real error
-                pass
+            # The pool discards a broken one; giving back must never mask the real error.
+            with contextlib.suppress(Exception):
+                self._pool.putconn(held)
 
     def close(self) -> None:
         """Give the connection back to the pool; further calls raise :class:`StoreError`."""
@@ -284,7 +291,7 @@ class PgConnection(Connection):
 
     # ---------------------------------------------------------------- errors
 
-    def _translate(self, exc: BaseException) -> StoreError:  # type: ignore[override]
+    def _translate(self, exc: BaseException) -> StoreError:
         """Map a psycopg (or pool) error to a one-line :class:`StoreError`, password masked."""
         import psycopg
         from psycopg import errors as pe
@@ -334,18 +341,18 @@ class PgConnection(Connection):
 
     def _read_version(self) -> int:
         conn = self._connection()
-        (exists,) = conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL").fetchone()
+        (exists,) = one(conn.execute("SELECT to_regclass('schema_migrations') IS NOT NULL"))
         if not exists:
-            (n,) = conn.execute(
-                "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()"
-            ).fetchone()
+            (n,) = one(
+                conn.execute("SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema()")
+            )
             if n:
                 raise StoreError(
                     f"database {self.display_url} is not a litmine database (it has other tables)",
                     "point store.url at an empty database, or at one `litmine db migrate` created",
                 )
             return 0
-        (version,) = conn.execute("SELECT MAX(version) FROM schema_migrations").fetchone()
+        (version,) = one(conn.execute("SELECT MAX(version) FROM schema_migrations"))
         return int(version or 0)
 
     def _prepare_schema(self) -> None:

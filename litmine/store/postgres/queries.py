@@ -24,7 +24,7 @@ from litmine.store.entities import EntitiesMixin
 from litmine.store.fulltext import fts_phrases
 from litmine.store.maintenance import MaintenanceMixin
 from litmine.store.postgres import schema
-from litmine.store.postgres.connection import PgConnection
+from litmine.store.postgres.connection import PgConnection, one
 from litmine.store.postgres.schema import TS_CONFIG
 from litmine.store.postgres.writes import PASSAGE_TSVECTOR
 from litmine.store.records import StoreCounts
@@ -96,7 +96,9 @@ class PgQueriesMixin(PgConnection, EntitiesMixin, RunsMixin, MaintenanceMixin):
                 + " FROM articles a WHERE a.pmid = p.pmid"
             )
 
-    def _ranked(self, sql: str, query: str, params: Sequence[Any], k: int) -> list[tuple[Any, float]]:
+    def _ranked(
+        self, sql: str, query: str, params: Sequence[Any], k: int
+    ) -> list[tuple[Any, float]]:
         """Run a ranking query whose ``{q}`` is the tsquery of ``query``, ``params`` after it."""
         built = tsquery_sql(query)
         if built is None or k <= 0:
@@ -167,17 +169,19 @@ class PgQueriesMixin(PgConnection, EntitiesMixin, RunsMixin, MaintenanceMixin):
     def counts(self) -> StoreCounts:
         """Row counts (for ``litmine status``)."""
         with self._errors():
-            row = self._conn.execute(
-                "SELECT (SELECT COUNT(*) FROM articles),"
-                " (SELECT COUNT(*) FROM articles WHERE has_abstract = 0),"
-                " (SELECT COUNT(*) FROM articles WHERE is_retracted = 1),"
-                " (SELECT COUNT(*) FROM passages),"
-                " (SELECT COUNT(*) FROM entities),"
-                " (SELECT COUNT(*) FROM runs),"
-                " (SELECT COUNT(*) FROM saved_queries),"
-                " GREATEST((SELECT COALESCE(MAX(seq), 0) FROM passage_changes),"
-                "  (SELECT upto FROM fts_progress WHERE name = 'passage_changes'))"
-            ).fetchone()
+            row = one(
+                self._conn.execute(
+                    "SELECT (SELECT COUNT(*) FROM articles),"
+                    " (SELECT COUNT(*) FROM articles WHERE has_abstract = 0),"
+                    " (SELECT COUNT(*) FROM articles WHERE is_retracted = 1),"
+                    " (SELECT COUNT(*) FROM passages),"
+                    " (SELECT COUNT(*) FROM entities),"
+                    " (SELECT COUNT(*) FROM runs),"
+                    " (SELECT COUNT(*) FROM saved_queries),"
+                    " GREATEST((SELECT COALESCE(MAX(seq), 0) FROM passage_changes),"
+                    "  (SELECT upto FROM fts_progress WHERE name = 'passage_changes'))"
+                )
+            )
         return StoreCounts(*(int(v) for v in row))
 
     def prune_passage_changes(self, upto_seq: int) -> int:
@@ -209,11 +213,13 @@ class PgQueriesMixin(PgConnection, EntitiesMixin, RunsMixin, MaintenanceMixin):
                     f"not {schema.SCHEMA_VERSION}",
                     "run `litmine db migrate`",
                 )
-            (bad,) = self._conn.execute(
-                "SELECT COUNT(*) FROM passages p JOIN articles a ON a.pmid = p.pmid "
-                "WHERE p.fts IS DISTINCT FROM "
-                + PASSAGE_TSVECTOR.format(text="p.text", title="a.title")
-            ).fetchone()
+            (bad,) = one(
+                self._conn.execute(
+                    "SELECT COUNT(*) FROM passages p JOIN articles a ON a.pmid = p.pmid "
+                    "WHERE p.fts IS DISTINCT FROM "
+                    + PASSAGE_TSVECTOR.format(text="p.text", title="a.title")
+                )
+            )
         if bad:
             raise StoreError(
                 f"{bad} passage(s) of {self.display_url} have a stale full-text vector",
@@ -236,6 +242,5 @@ class PgQueriesMixin(PgConnection, EntitiesMixin, RunsMixin, MaintenanceMixin):
         return n
 
     def _insert_returning_id(self, sql: str, params: Sequence[Any]) -> int:
-        (new_id,) = self._conn.execute(f"{sql} RETURNING id", params).fetchone()
+        (new_id,) = one(self._conn.execute(f"{sql} RETURNING id", params))
         return int(new_id)
-

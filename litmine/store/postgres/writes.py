@@ -78,7 +78,9 @@ class PgWritesMixin(PgConnection, ArticlesMixin):
 
     def _insert_side_rows(self, articles: Sequence[PreparedArticle]) -> None:
         self._copy(
-            "article_pub_types", "pmid, pub_type", [(a.pmid, t) for a in articles for t in a.pub_types]
+            "article_pub_types",
+            "pmid, pub_type",
+            [(a.pmid, t) for a in articles for t in a.pub_types],
         )
         self._copy(
             "article_mesh",
@@ -86,7 +88,9 @@ class PgWritesMixin(PgConnection, ArticlesMixin):
             [(a.pmid, *m) for a in articles for m in a.mesh],
         )
         self._copy(
-            "article_chemicals", "pmid, name, ui", [(a.pmid, *c) for a in articles for c in a.chemicals]
+            "article_chemicals",
+            "pmid, name, ui",
+            [(a.pmid, *c) for a in articles for c in a.chemicals],
         )
 
     def _insert_passages(
