@@ -271,8 +271,41 @@ class PgConnection(Connection):
             self._drop_connection()
             held = None
         if held is None:
-            held = self._held = self._pool.getconn()
+            from psycopg_pool import PoolTimeout
+
+            try:
+                held = self._held = self._pool.getconn()
+            except PoolTimeout:
+                raise self._why_no_connection() from None
         return held
+
+    def _why_no_connection(self) -> StoreError:
+        """Why the pool had no connection to give: the server's own reason, if it has one.
+
+        The pool only says it timed out; one direct attempt tells a server that
+        is down from a wrong password or a missing database.
+        """
+        import psycopg
+
+        try:
+            with psycopg.connect(self.url, connect_timeout=2):
+                pass
+        except psycopg.Error as exc:
+            reason = scrub_secrets(str(exc)).strip().splitlines()
+            first = reason[0] if reason else type(exc).__name__
+            if "password authentication failed" in first or "does not exist" in first:
+                return StoreError(
+                    f"cannot log in to {self.display_url} ({first})",
+                    "check the user, password and database name in store.url (LITMINE_STORE_URL)",
+                )
+            return StoreUnavailableError(
+                f"database server {self.display_url} is unavailable ({first})",
+                "check that the PostgreSQL server is running and reachable; retry when it is back",
+            )
+        return StoreUnavailableError(
+            f"no free connection to {self.display_url} within the timeout",
+            "raise store.pool_size or store.connect_timeout, or retry",
+        )
 
     def _drop_connection(self) -> None:
         held, self._held = self._held, None
