@@ -180,7 +180,7 @@ class EntitiesMixin(Connection):
             "GROUP_CONCAT(DISTINCT pmid) FROM ("
             "  SELECT e.label AS label, p.pmid AS pmid, CASE WHEN e.concept_id IS NOT NULL "
             "  AND e.concept_id <> '' THEN e.concept_id ELSE 'text:' || e.normalized END AS key"
-            "  FROM entities e JOIN passages p ON p.id = e.passage_id WHERE 1 = 1" + where + ") "
+            "  FROM entities e JOIN passages p ON p.id = e.passage_id WHERE 1 = 1" + where + ") m "
             "GROUP BY label, key ORDER BY n_articles DESC, n_mentions DESC, key LIMIT ?"
         )
         with self._errors():
