@@ -385,3 +385,30 @@ def test_passwords_never_appear_in_output_logs_or_errors(
     seen.append(snapshot(server, url).run_text)
     for text in seen:
         assert_no_secret(text, server.password)
+
+
+def test_a_read_only_role_serves_but_cannot_write(
+    server: PgServer, new_db: Any, tmp_path: Path
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from litmine.web.app import create_app
+
+    url = new_db()
+    path = write_records(tmp_path / "few.xml", range(5_000_000, 5_000_030))
+    rc, out = run_litmine(["ingest", "--file", str(path)], litmine_env(url, tmp_path), tmp_path)
+    assert rc == 0, out
+    reader = server.grant_read_only(database_name(url))  # CONNECT + SELECT only
+    settings = load_settings(
+        data_dir=tmp_path / "data", store={"url": reader}, search={"mode": "bm25"}
+    )
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        r = _search(client)
+        assert r.status_code == 200, r.text
+        assert r.json()["hits"]
+    more = write_records(tmp_path / "more.xml", range(5_100_000, 5_100_005))
+    rc, out = run_litmine(
+        ["ingest", "--file", str(more)], litmine_env(reader, tmp_path / "data"), tmp_path
+    )
+    assert rc != 0 and "permission denied" in out, out
+    assert_no_secret(out, server.password)
