@@ -3,10 +3,10 @@
 Full text: PostgreSQL's own. The query is the OR of the user's phrases
 (:func:`~litmine.store.fulltext.fts_phrases`, each a ``phraseto_tsquery``),
 as on SQLite: an AND of every term would make recall collapse on
-natural-language questions. Hits are ranked by ``ts_rank_cd`` (cover density)
-with the weights of :data:`RANK_WEIGHTS` and length normalisation 1
-(divided by 1 + log of the document length), higher is better. It has no
-IDF term, unlike BM25, so rankings are close to SQLite's but not equal.
+natural-language questions. Hits are ranked by Okapi BM25 computed from the
+``tsvector`` columns (:mod:`litmine.store.postgres.bm25`), higher is better:
+scores are on the same scale as SQLite's FTS5 ``bm25()``, not equal to them
+(stemmer and document-length measure differ).
 
 Also here: the change log's high-water mark (``counts().change_seq``), the
 integrity check, processed-passage marks (``ON CONFLICT``), run ids
@@ -21,9 +21,10 @@ from typing import Any
 from litmine.clock import utc_now
 from litmine.errors import StoreError
 from litmine.store.entities import EntitiesMixin
-from litmine.store.fulltext import fts_phrases
+from litmine.store.fulltext import ARTICLE_BM25_WEIGHTS, PASSAGE_BM25_WEIGHTS, fts_phrases
 from litmine.store.maintenance import MaintenanceMixin
 from litmine.store.postgres import schema
+from litmine.store.postgres.bm25 import CorpusStats, bm25_sql
 from litmine.store.postgres.connection import PgConnection, one
 from litmine.store.postgres.schema import TS_CONFIG
 from litmine.store.postgres.writes import PASSAGE_TSVECTOR
@@ -31,16 +32,7 @@ from litmine.store.records import StoreCounts
 from litmine.store.runs import RunsMixin
 from litmine.types import Entity
 
-__all__ = ["RANK_WEIGHTS", "PgQueriesMixin", "tsquery_sql"]
-
-RANK_WEIGHTS = "{0.1, 0.2, 0.5, 1.0}"
-"""``ts_rank_cd`` weights of labels D, C, B, A.
-
-Articles: title (A) counts double the abstract (B), as
-:data:`~litmine.store.fulltext.ARTICLE_BM25_WEIGHTS`. Passages: the passage
-text (A) counts double its article's title (B), as
-:data:`~litmine.store.fulltext.PASSAGE_BM25_WEIGHTS`.
-"""
+__all__ = ["PgQueriesMixin", "tsquery_sql"]
 
 
 def tsquery_sql(query: str) -> tuple[str, list[str]] | None:
@@ -96,73 +88,69 @@ class PgQueriesMixin(PgConnection, EntitiesMixin, RunsMixin, MaintenanceMixin):
                 + " FROM articles a WHERE a.pmid = p.pmid"
             )
 
-    def _ranked(
-        self, sql: str, query: str, params: Sequence[Any], k: int
+    def _rank_bm25(
+        self,
+        table: str,
+        query: str,
+        k: int,
+        within: str = "",
+        within_params: Sequence[Any] = (),
     ) -> list[tuple[Any, float]]:
-        """Run a ranking query whose ``{q}`` is the tsquery of ``query``, ``params`` after it."""
+        """Top ``k`` rows of ``articles`` (by PMID) or ``passages`` (by id) by BM25."""
         built = tsquery_sql(query)
         if built is None or k <= 0:
             return []
-        q, q_params = built
+        q, phrases = built
+        key, order, weights = (
+            ("pmid", "id", ARTICLE_BM25_WEIGHTS)
+            if table == "articles"
+            # passages: label A is the passage text, B its article's title
+            else ("id", "pk", (PASSAGE_BM25_WEIGHTS[1], PASSAGE_BM25_WEIGHTS[0]))
+        )
+        sql = bm25_sql(table, key, order, weights, q, within)
         with self._errors():
-            rows = self._conn.execute(
-                f"WITH q AS (SELECT {q} AS q) " + sql, [*q_params, *params, k]
+            if not hasattr(self, "_stats"):
+                self._stats = CorpusStats()
+            rows, avgdl = self._stats.get(self._conn, table)
+            found = self._conn.execute(
+                sql, [*phrases, " ".join(phrases), *within_params, rows, avgdl, k]
             ).fetchall()
-        return [(row[0], float(row[1])) for row in rows]
+        return [(row[0], float(row[1])) for row in found]
 
     def bm25_articles(self, query: str, k: int = 100) -> list[tuple[str, float]]:
         """Full-text search over titles and abstracts: ``(pmid, score)``, best first."""
-        rows = self._ranked(
-            f"SELECT a.pmid, ts_rank_cd('{RANK_WEIGHTS}', a.fts, q.q, 1) AS score "
-            "FROM articles a, q WHERE a.fts @@ q.q ORDER BY score DESC, a.id LIMIT ?",
-            query,
-            (),
-            k,
-        )
-        return [(str(pmid), score) for pmid, score in rows]
+        return [(str(pmid), score) for pmid, score in self._rank_bm25("articles", query, k)]
 
     def bm25_passages(self, query: str, k: int = 100) -> list[tuple[int, float]]:
         """Full-text search over passages (text and title): ``(passage_id, score)``, best first."""
-        rows = self._ranked(
-            f"SELECT p.id, ts_rank_cd('{RANK_WEIGHTS}', p.fts, q.q, 1) AS score "
-            "FROM passages p, q WHERE p.fts @@ q.q ORDER BY score DESC, p.pk LIMIT ?",
-            query,
-            (),
-            k,
-        )
-        return [(int(pid), score) for pid, score in rows]
+        return [(int(pid), score) for pid, score in self._rank_bm25("passages", query, k)]
 
     def bm25_passages_within(
         self, query: str, pmids: Iterable[str], k: int = 100
     ) -> list[tuple[int, float]]:
         """Like :meth:`bm25_passages`, within the passages of some articles."""
-        rows = self._ranked(
-            f"SELECT p.id, ts_rank_cd('{RANK_WEIGHTS}', p.fts, q.q, 1) AS score "
-            "FROM passages p, q WHERE p.pmid = ANY(?) AND p.fts @@ q.q "
-            "ORDER BY score DESC, p.pk LIMIT ?",
-            query,
-            (list(pmids),),
-            k,
-        )
+        rows = self._rank_bm25("passages", query, k, " AND t.pmid = ANY(?)", (list(pmids),))
         return [(int(pid), score) for pid, score in rows]
 
     def bm25_article_passages(
         self, query: str, k: int = 100, pmids: Iterable[str] | None = None
     ) -> list[tuple[int, float]]:
         """Passages of the best ``k`` articles, each scored by its article, best article first."""
-        within, params = "", []
-        if pmids is not None:
-            within, params = " AND a.pmid = ANY(?)", [list(pmids)]
-        rows = self._ranked(
-            "SELECT p.id, f.score FROM ("
-            f" SELECT a.id, a.pmid, ts_rank_cd('{RANK_WEIGHTS}', a.fts, q.q, 1) AS score"
-            f" FROM articles a, q WHERE a.fts @@ q.q{within} ORDER BY score DESC, a.id LIMIT ?"
-            ") f JOIN passages p ON p.pmid = f.pmid ORDER BY f.score DESC, f.id, p.idx",
-            query,
-            params,
-            k,
-        )
-        return [(int(pid), score) for pid, score in rows]
+        if pmids is None:
+            articles = self._rank_bm25("articles", query, k)
+        else:
+            articles = self._rank_bm25("articles", query, k, " AND t.pmid = ANY(?)", (list(pmids),))
+        if not articles:
+            return []
+        score = dict(articles)
+        rank = {pmid: i for i, (pmid, _) in enumerate(articles)}
+        with self._errors():
+            rows = self._conn.execute(
+                "SELECT id, pmid FROM passages WHERE pmid = ANY(?) ORDER BY pmid, idx",
+                (list(score),),
+            ).fetchall()
+        rows.sort(key=lambda row: rank[row[1]])  # stable: text order within an article
+        return [(int(pid), score[pmid]) for pid, pmid in rows]
 
     # ---------------------------------------------------------------- bookkeeping
 
