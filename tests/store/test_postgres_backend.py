@@ -193,6 +193,8 @@ def test_ranking_prefers_title_matches_and_ors_the_terms(pg_store: PostgresStore
         ],
         split=split,
     )
+    behind = pg_store.passage_fts_behind()
+    assert behind > 0  # passage vectors wait for the first passage-level search
     hits = pg_store.bm25_articles("aspirin")
     assert [pmid for pmid, _ in hits] == ["1", "2"]
     assert hits[0][1] > hits[1][1] > 0
@@ -200,6 +202,7 @@ def test_ranking_prefers_title_matches_and_ors_the_terms(pg_store: PostgresStore
     assert [pmid for pmid, _ in pg_store.bm25_articles("aspirin zebrafish")] == ["1", "2"]
     assert next(pmid for pmid, _ in pg_store.bm25_articles("aspirins STROKES")) == "1"  # stems
     passages = pg_store.bm25_passages("aspirin placebo")
+    assert pg_store.passage_fts_behind() == 0
     assert passages and all(score > 0 for _, score in passages)
     assert {p.pmid for p in pg_store.get_passages([pid for pid, _ in passages])} == {"1", "2"}
     within = pg_store.bm25_passages_within("aspirin", ["2"])
@@ -241,6 +244,12 @@ def test_read_only_store_refuses_writes(pg_url: str) -> None:
         with pytest.raises(StoreError, match="read-only"):
             store.upsert_articles([plain_article("1", "T", "A.")])
         assert store.counts().articles == 0
+    with PostgresStore(pg_url, timeout=5) as store:
+        store.upsert_articles([plain_article("1", "Title", "Some abstract.")], split=split)
+    with PostgresStore(pg_url, read_only=True, timeout=5) as store:
+        assert store.bm25_articles("abstract")
+        with pytest.raises(StoreError, match="sync_passage_fts"):
+            store.bm25_passages("abstract")
 
 
 def test_server_down_is_unavailable_then_recovers_and_the_web_answers_503(

@@ -60,24 +60,44 @@ class PgQueriesMixin(PgConnection, EntitiesMixin, RunsMixin, MaintenanceMixin):
     # ---------------------------------------------------------------- full text
 
     def passage_fts_behind(self) -> int:
-        """Always 0: a passage's tsvector is written with it."""
-        return 0
+        """Number of passages whose tsvector is not made yet (see :meth:`sync_passage_fts`)."""
+        with self._errors():
+            (count,) = one(self._conn.execute("SELECT COUNT(*) FROM passages WHERE fts IS NULL"))
+        return int(count)
 
     def sync_passage_fts(self) -> int:
-        """Nothing to catch up (tsvectors are written with the rows); returns 0.
+        """Make the tsvectors of passages stored since the last sync.
+
+        Passage-level BM25 calls this itself on a writable store; a read-only
+        one asks for it to be run first (like SQLite's on-demand index).
+
+        Returns:
+            Number of passages indexed.
 
         Raises:
-            StoreError: The store is read-only (as on SQLite).
+            StoreError: The store is read-only or the server unavailable.
         """
-        if self.read_only:
-            raise StoreError(
-                f"the store {self.display_url} is open read-only",
-                "open it without read_only to write",
-            )
-        return 0
+        with self.transaction(), self._errors():
+            done = self._conn.execute(
+                "UPDATE passages p SET fts = "
+                + PASSAGE_TSVECTOR.format(text="p.text", title="a.title")
+                + " FROM articles a WHERE a.pmid = p.pmid AND p.fts IS NULL"
+            ).rowcount
+        if done and hasattr(self, "_stats"):
+            self._stats.clear()
+        return int(done)
 
     def _ensure_passage_fts(self) -> None:
-        pass
+        behind = self.passage_fts_behind()
+        if not behind:
+            return
+        if self.read_only:
+            raise StoreError(
+                f"the passage full-text index is missing {behind} passage(s) of {self.display_url}",
+                "call sync_passage_fts() on a writable store (litmine search does this "
+                "itself), or search with search.bm25_unit = 'article'",
+            )
+        self.sync_passage_fts()
 
     def rebuild_fts(self) -> None:
         """Recompute every passage's tsvector (articles' are generated columns)."""
@@ -101,6 +121,8 @@ class PgQueriesMixin(PgConnection, EntitiesMixin, RunsMixin, MaintenanceMixin):
         if built is None or k <= 0:
             return []
         q, phrases = built
+        if table == "passages":
+            self._ensure_passage_fts()
         key, order, weights = (
             ("pmid", "id", ARTICLE_BM25_WEIGHTS)
             if table == "articles"
@@ -188,7 +210,11 @@ class PgQueriesMixin(PgConnection, EntitiesMixin, RunsMixin, MaintenanceMixin):
             )
 
     def check(self) -> None:
-        """Verify the schema version and that every passage has a full-text vector.
+        """Verify the schema version and every passage's full-text vector.
+
+        A writable store makes the missing vectors first (as SQLite's check
+        brings its on-demand index up to date); the made ones must equal what
+        their text and title give.
 
         Raises:
             StoreError: Something is inconsistent (with the problem in the message).
@@ -201,10 +227,13 @@ class PgQueriesMixin(PgConnection, EntitiesMixin, RunsMixin, MaintenanceMixin):
                     f"not {schema.SCHEMA_VERSION}",
                     "run `litmine db migrate`",
                 )
+        if not self.read_only:
+            self.sync_passage_fts()
+        with self._errors():
             (bad,) = one(
                 self._conn.execute(
                     "SELECT COUNT(*) FROM passages p JOIN articles a ON a.pmid = p.pmid "
-                    "WHERE p.fts IS DISTINCT FROM "
+                    "WHERE p.fts IS NOT NULL AND p.fts IS DISTINCT FROM "
                     + PASSAGE_TSVECTOR.format(text="p.text", title="a.title")
                 )
             )

@@ -6,8 +6,8 @@ unchanged / older) are the shared ones of
 the write lock (see :mod:`litmine.store.postgres.connection`). What differs is
 how rows go in: new articles and their filter rows are streamed with
 ``COPY``; passages are copied into a session temp table and inserted from
-there with their ``tsvector`` (passage text weight A, article title B) and
-their ``add`` entries in the change log, in one statement.
+there with their ``add`` entries in the change log, in one statement (their
+``tsvector`` waits for :meth:`~litmine.store.postgres.queries.PgQueriesMixin.sync_passage_fts`).
 """
 
 from __future__ import annotations
@@ -32,14 +32,13 @@ PASSAGE_TSVECTOR = (
 _PASSAGES_IN = (
     "CREATE TEMP TABLE IF NOT EXISTS litmine_passages_in ("
     " ord INTEGER, id BIGINT, pmid TEXT, idx INTEGER, section TEXT,"
-    " char_start INTEGER, char_end INTEGER, text TEXT, title TEXT)"
+    " char_start INTEGER, char_end INTEGER, text TEXT)"
 )
 _INSERT_PASSAGES = (
     "WITH ins AS ("
-    " INSERT INTO passages (id, pmid, idx, section, char_start, char_end, text, fts)"
-    " SELECT id, pmid, idx, section, char_start, char_end, text, "
-    + PASSAGE_TSVECTOR.format(text="text", title="title")
-    + " FROM litmine_passages_in ORDER BY ord RETURNING pk, id)"
+    " INSERT INTO passages (id, pmid, idx, section, char_start, char_end, text)"
+    " SELECT id, pmid, idx, section, char_start, char_end, text"
+    " FROM litmine_passages_in ORDER BY ord RETURNING pk, id)"
     " INSERT INTO passage_changes (passage_id, op) SELECT id, 'add' FROM ins ORDER BY pk"
 )
 
@@ -102,12 +101,12 @@ class PgWritesMixin(PgConnection, ArticlesMixin):
         conn.execute(_PASSAGES_IN)
         self._copy(
             "litmine_passages_in",
-            "ord, id, pmid, idx, section, char_start, char_end, text, title",
-            [(i, row[0], pmid, *row[1:], title) for i, (pmid, title, row) in enumerate(passages)],
+            "ord, id, pmid, idx, section, char_start, char_end, text",
+            [(i, row[0], pmid, *row[1:]) for i, (pmid, _, row) in enumerate(passages)],
         )
         conn.execute(_INSERT_PASSAGES)
         conn.execute("DELETE FROM litmine_passages_in")
-        return []  # their tsvectors went in with them
+        return []  # their tsvectors are made on demand (sync_passage_fts)
 
     # -- full-text upkeep: generated (articles) or written with the row (passages)
 
@@ -124,11 +123,14 @@ class PgWritesMixin(PgConnection, ArticlesMixin):
         pass
 
     def _index_passages(self, rows: list[tuple[int, str, str]]) -> None:
-        """Recompute the tsvector of kept passages whose article's title changed."""
+        """Recompute the tsvector of kept passages whose article's title changed.
+
+        Only those already indexed; the others wait for :meth:`sync_passage_fts`.
+        """
         if rows:
             self._conn.executemany(
                 "UPDATE passages SET fts = "
                 + PASSAGE_TSVECTOR.format(text="?::text", title="?::text")
-                + " WHERE pk = ?",
+                + " WHERE pk = ? AND fts IS NOT NULL",
                 [(text, title, pk) for pk, title, text in rows],
             )
