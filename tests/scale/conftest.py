@@ -1,4 +1,4 @@
-"""Shared fixtures of the scale tests: one real Dask LocalCluster and one Prefect harness per session.
+"""Fixtures of the scale tests: one real Dask LocalCluster and one Prefect harness per session.
 
 Both are slow to start (a few seconds each), and the machine has two cores:
 every scale test shares them. Ask for ``dask_settings`` (runner "dask" on the

@@ -2,21 +2,37 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
+import sys
 from pathlib import Path
+from types import ModuleType
 
-from bench.parse_throughput import make_large_file
 from litmine.config import Settings
 from tests.conftest import shared_path
 from tests.ingest.helpers import article_xml, update_file
 
 RECORDS_PER_FILE = 150
 FIRST_PMID = 91_000_000
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _parse_throughput() -> ModuleType:
+    """bench/parse_throughput.py as a module (bench/ is no package)."""
+    name = "litmine_bench_parse_throughput"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ROOT / "bench" / "parse_throughput.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # dataclasses look their module up there
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def baseline_files(folder: Path, n_files: int = 3) -> list[Path]:
     """``pubmed25n0001.xml.gz``... of real record templates with fresh, consecutive PMIDs."""
     folder.mkdir(parents=True, exist_ok=True)
+    make_large_file = _parse_throughput().make_large_file
     return [
         make_large_file(
             folder / f"pubmed25n{i + 1:04d}.xml.gz",
@@ -50,8 +66,8 @@ def update_files(folder: Path, n_baseline: int = 3) -> list[Path]:
     ).rename(folder / f"pubmed25n{n_baseline + 1:04d}.xml")
     second = update_file(
         folder,
-        f"<DeleteCitation><PMID Version=\"1\">{pmid(0)}</PMID>"
-        f"<PMID Version=\"1\">{pmid(2)}</PMID></DeleteCitation>",
+        f'<DeleteCitation><PMID Version="1">{pmid(0)}</PMID>'
+        f'<PMID Version="1">{pmid(2)}</PMID></DeleteCitation>',
     ).rename(folder / f"pubmed25n{n_baseline + 2:04d}.xml")
     return [first, second]
 
@@ -70,7 +86,7 @@ def snapshot(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
     conn = sqlite3.connect(f"file:{settings.db_path}?mode=ro", uri=True)
     try:
         return {
-            table: sorted(conn.execute(f"SELECT {columns} FROM {table}").fetchall())  # noqa: S608
+            table: sorted(conn.execute(f"SELECT {columns} FROM {table}").fetchall())
             for table, columns in _TABLES.items()
         }
     finally:

@@ -1,4 +1,4 @@
-"""The task runner chosen from settings, and prefect + prefect-dask tested together on a real cluster."""
+"""The task runner chosen from settings; prefect and prefect-dask tested together on a cluster."""
 
 from __future__ import annotations
 
