@@ -46,7 +46,13 @@ from litmine.errors import InputError, RunnerError
 from litmine.ingest import open_store
 from litmine.scale.commit import FileJob, applied_keys, commit_shard, discard_shard
 from litmine.scale.runner import run_flow, staging_dir
-from litmine.scale.shards import ShardSummary, file_key, shard_path, write_shard
+from litmine.scale.shards import (
+    ShardSummary,
+    file_key,
+    shard_path,
+    sweep_temporary,
+    write_shard,
+)
 from litmine.types import IngestReport
 
 if TYPE_CHECKING:
@@ -169,6 +175,7 @@ def ingest_files_flow(
                 discard_shard(_stale(staging, job))  # left if a committer died after its commit
             else:
                 todo.append(job)
+        sweep_temporary(staging)  # what tasks killed in an earlier run left
         futures = {shard_file.submit(j.source, j.key, staging, passages): j for j in todo}
 
         def apply(job: FileJob, summary: ShardSummary) -> None:
@@ -203,6 +210,7 @@ def ingest_files_flow(
                     "update files after it were not applied",
                 ) from exc
             apply(job, summary)
+    sweep_temporary(staging)  # what tasks killed in this run left
     return result
 
 
@@ -245,11 +253,15 @@ def ingest_files_dask(
         Counts, and the files applied and skipped.
 
     Raises:
-        InputError: A path does not exist.
+        InputError: A path does not exist or is in no supported format.
         RunnerError: The scheduler is unreachable, or a task failed.
     """
+    from litmine.parse import detect_format
+
     files = [str(p.resolve()) for p in expand_paths(paths)]
     later = [str(p.resolve()) for p in expand_paths(updates)] if updates else []
+    for path in [*files, *later]:
+        detect_format(path)  # fail fast, as ingest_files does, before any task starts
     settings = settings.model_copy(update={"runner": "dask"})
     return run_flow(
         ingest_files_flow,

@@ -41,7 +41,14 @@ if TYPE_CHECKING:
 
     from litmine.store import PreparedArticle
 
-__all__ = ["ShardSummary", "file_key", "read_shard", "shard_path", "write_shard"]
+__all__ = [
+    "ShardSummary",
+    "file_key",
+    "read_shard",
+    "shard_path",
+    "sweep_temporary",
+    "write_shard",
+]
 
 SUMMARY = "summary.json"
 # Errors a summary carries (the run log keeps the first 100; the count is exact).
@@ -104,6 +111,19 @@ def file_key(path: str | os.PathLike[str]) -> str:
 def shard_path(staging: str | os.PathLike[str], key: str) -> Path:
     """The shard folder of a file key under the staging folder."""
     return Path(staging) / "ingest" / key
+
+
+def sweep_temporary(staging: str | os.PathLike[str]) -> int:
+    """Remove the temporary folders of killed tasks; return how many.
+
+    Only safe while no ingest task writes to ``staging`` (the flow calls it
+    before submitting and after its last task): one flow per staging folder.
+    """
+    folder = Path(staging) / "ingest"
+    stale = list(folder.glob(".tmp-*")) if folder.is_dir() else []
+    for path in stale:
+        shutil.rmtree(path, ignore_errors=True)
+    return len(stale)
 
 
 # ---------------------------------------------------------------------------

@@ -29,16 +29,16 @@ def _parse_throughput() -> ModuleType:
     return sys.modules[name]
 
 
-def baseline_files(folder: Path, n_files: int = 3) -> list[Path]:
+def baseline_files(folder: Path, n_files: int = 3, records: int = RECORDS_PER_FILE) -> list[Path]:
     """``pubmed25n0001.xml.gz``... of real record templates with fresh, consecutive PMIDs."""
     folder.mkdir(parents=True, exist_ok=True)
     make_large_file = _parse_throughput().make_large_file
     return [
         make_large_file(
             folder / f"pubmed25n{i + 1:04d}.xml.gz",
-            RECORDS_PER_FILE,
+            records,
             source_dir=shared_path("entrez"),
-            first_pmid=FIRST_PMID + i * RECORDS_PER_FILE,
+            first_pmid=FIRST_PMID + i * records,
         )
         for i in range(n_files)
     ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -115,3 +116,140 @@ def test_shard_round_trips_the_prepared_articles(
     delete = corpus[1][1]
     shard = write_shard(str(delete), file_key(delete), str(tmp_path), _passages(settings))
     assert list(read_shard(shard.shard)) == [Deletion(pmid(0)), Deletion(pmid(2))]
+
+
+def test_tasks_pickle_through_the_cluster(
+    dask_client: object, settings: Settings, corpus: tuple[list[Path], list[Path]], tmp_path: Path
+) -> None:
+    import cloudpickle
+
+    source = corpus[0][1]
+    args = (str(source), file_key(source), str(tmp_path), _passages(settings))
+    future = dask_client.submit(write_shard, *args, pure=False)  # type: ignore[attr-defined]
+    summary = future.result(timeout=120)
+    assert isinstance(summary, ShardSummary) and summary.articles == RECORDS_PER_FILE
+    assert list(read_shard(summary.shard)) == list(read_shard(write_shard(*args).shard))
+    # The Prefect task's function (what the flow sends to a worker) pickles too.
+    staged = (*args[:2], str(tmp_path / "again"), args[3])
+    again = dask_client.submit(scale_ingest.shard_file.fn, *staged, pure=False)  # type: ignore[attr-defined]
+    assert again.result(timeout=120).passages == summary.passages
+    assert cloudpickle.loads(cloudpickle.dumps(scale_ingest.shard_file)).name == "shard_file"
+
+
+class _Killer:
+    """Kills the worker process running the first shard task it sees (SIGKILL, no goodbye)."""
+
+    def __init__(self, client: object) -> None:
+        import os
+        import threading
+
+        self.client: Any = client
+        self.pids: dict[str, int] = self.client.run(os.getpid)
+        self.killed: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import os
+        import signal
+
+        while not self._stop.is_set():
+            for worker, keys in self.client.processing().items():
+                if any("shard" in str(k) for k in keys) and worker in self.pids:
+                    os.kill(self.pids[worker], signal.SIGKILL)
+                    self.killed = f"{worker} running {keys}"
+                    return
+            self._stop.wait(0.01)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def test_a_worker_killed_mid_run_then_a_rerun_gives_the_same_store(
+    prefect_harness: None,
+    dask_settings: Settings,
+    dask_client: Any,
+    tmp_path: Path,
+) -> None:
+    from litmine.errors import RunnerError
+
+    files = baseline_files(tmp_path / "big", n_files=3, records=1500)
+    reference = load_settings(data_dir=tmp_path / "reference")
+    ingest.ingest_files(files, reference, workers=0)
+
+    killer = _Killer(dask_client)
+    try:
+        # Dask usually moves the lost task to the other worker and the run completes.
+        scale_ingest.ingest_paths(files, dask_settings)
+    except RunnerError as exc:  # the lost task failed instead of moving to the other worker
+        assert "run the same command again" in exc.one_line()
+    finally:
+        killer.stop()
+        dask_client.wait_for_workers(2, timeout=120)
+    assert killer.killed, "no shard task was seen running"
+    scale_ingest.ingest_paths(files, dask_settings)
+    assert snapshot(dask_settings) == snapshot(reference)
+    with ingest.open_store(dask_settings, read_only=True) as store:
+        runs = [r for r in store.recent_runs(100) if r.kind == "file" and r.status == "ok"]
+    assert sorted(r.params["key"] for r in runs) == sorted(file_key(f) for f in files)
+    # The killed task's temporary folder is gone, and no shard is left.
+    assert not list((dask_settings.data_dir / "staging" / "ingest").iterdir())
+
+
+def _invoke(*args: str) -> tuple[int, str, str]:
+    from typer.testing import CliRunner
+
+    from litmine.cli.root import app
+
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_ingests_folders_on_the_dask_address(
+    prefect_harness: None,
+    dask_settings: Settings,
+    corpus: tuple[list[Path], list[Path]],
+    sequential: dict[str, list[tuple[object, ...]]],
+) -> None:
+    baseline, updates = corpus
+    common = ("--runner", "dask", "--address", str(dask_settings.dask.address))
+    data = ("--data-dir", str(dask_settings.data_dir))
+    args = ("ingest", "--file", str(baseline[0].parent), "--updates", str(updates[0].parent))
+    code, out, err = _invoke(*args, *common, *data)
+    assert code == 0, err
+    n = 3 * RECORDS_PER_FILE
+    assert out.strip() == f"fetched {n + 3} / new {n + 1} / updated 2 / deleted 2 / failed 0"
+    assert snapshot(dask_settings) == sequential
+    code, out, err = _invoke(*args, *common, *data)
+    assert code == 0 and "skipped 5 file(s)" in err and out.startswith("fetched 0 ")
+
+
+def test_cli_local_runner_applies_updates_after_the_files_by_name(
+    settings: Settings,
+    corpus: tuple[list[Path], list[Path]],
+    sequential: dict[str, list[tuple[object, ...]]],
+) -> None:
+    baseline, (revise, delete) = corpus
+    data = ("--data-dir", str(settings.data_dir))
+    args = ("--updates", str(delete), "--updates", str(revise), "--workers", "0")
+    code, _, err = _invoke("ingest", "--file", *map(str, baseline), *args, *data)
+    assert code == 0, err
+    assert snapshot(settings) == sequential
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--runner", "dask", "--address", "tcp://127.0.0.1:9"), "no Dask scheduler at"),
+        (("--runner", "ray"), "unknown --runner 'ray'"),
+        (("--runner", "dask", "--workers", "0"), "--workers 0 needs the local runner"),
+    ],
+)
+def test_cli_runner_errors_are_one_line(
+    corpus: tuple[list[Path], list[Path]], args: tuple[str, ...], message: str
+) -> None:
+    code, out, err = _invoke("ingest", "--file", str(corpus[0][0]), *args)
+    assert code == 1 and out == ""
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
