@@ -163,8 +163,7 @@ def ingest_files_flow(
     settings = load_settings(**config)
     staging = str(staging_dir(settings))
     passages = settings.passages.model_dump()
-    jobs = [FileJob(f, file_key(f)) for f in files]
-    jobs += [FileJob(f, file_key(f), update=True) for f in updates]
+    jobs = _plan(files, updates)
     result = FilesIngestResult()
     with open_store(settings) as store:
         done = frozenset() if redo else applied_keys(store)
@@ -212,6 +211,16 @@ def ingest_files_flow(
             apply(job, summary)
     sweep_temporary(staging)  # what tasks killed in this run left
     return result
+
+
+def _plan(files: list[str], updates: list[str]) -> list[FileJob]:
+    """One job per distinct file content (the same file given twice is read once)."""
+    jobs: dict[str, FileJob] = {}
+    for source, update in [*((f, False) for f in files), *((f, True) for f in updates)]:
+        key = file_key(source)
+        if key not in jobs or update:  # an update given as one wins
+            jobs[key] = FileJob(jobs[key].source if key in jobs else source, key, update)
+    return list(jobs.values())
 
 
 def _done(summary: ShardSummary) -> Callable[[], ShardSummary]:

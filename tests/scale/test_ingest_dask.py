@@ -253,3 +253,16 @@ def test_cli_runner_errors_are_one_line(
     code, out, err = _invoke("ingest", "--file", str(corpus[0][0]), *args)
     assert code == 1 and out == ""
     assert err.startswith(f"error: {message}") and err.count("\n") == 1
+
+
+def test_without_an_address_a_local_cluster_is_started_for_the_run(
+    prefect_harness: None, tmp_path: Path, corpus: tuple[list[Path], list[Path]]
+) -> None:
+    baseline, (revise, _) = corpus
+    settings = load_settings(data_dir=tmp_path / "data", runner="dask", dask={"workers": 1})
+    # The same file twice (also as an update) is read and applied once, as an update.
+    result = scale_ingest.ingest_paths(
+        [baseline[0], baseline[0], revise], settings, updates=[str(revise)]
+    )
+    assert result.applied == [str(baseline[0]), str(revise)]
+    assert result.report.new == RECORDS_PER_FILE + 1 and result.report.updated == 2
