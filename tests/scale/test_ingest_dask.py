@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -266,3 +267,40 @@ def test_without_an_address_a_local_cluster_is_started_for_the_run(
     )
     assert result.applied == [str(baseline[0]), str(revise)]
     assert result.report.new == RECORDS_PER_FILE + 1 and result.report.updated == 2
+
+
+def test_a_committer_stopped_mid_file_resumes_from_the_shards(
+    prefect_harness: None,
+    dask_settings: Settings,
+    corpus: tuple[list[Path], list[Path]],
+    sequential: dict[str, list[tuple[object, ...]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from litmine.config import merge_section
+    from litmine.scale import shards
+
+    baseline, updates = corpus
+    settings = merge_section(dask_settings, "ingest", commit_every=20)
+    original = shards.read_shard
+    calls = []
+
+    def stops_in_the_second_file(shard: str) -> Iterator[object]:
+        calls.append(shard)
+        for i, record in enumerate(original(shard)):
+            if len(calls) == 2 and i == 70:  # three commits of this file are in
+                raise RuntimeError("committer stopped")
+            yield record
+
+    monkeypatch.setattr(shards, "read_shard", stops_in_the_second_file)
+    with pytest.raises(RuntimeError, match="committer stopped"):
+        scale_ingest.ingest_paths(baseline, settings, updates=updates)
+    monkeypatch.undo()
+    staged = {p.name for p in (settings.data_dir / "staging" / "ingest").iterdir()}
+    assert Path(calls[1]).name in staged  # kept for the re-run, which does not parse it again
+    with ingest.open_store(settings, read_only=True) as store:
+        runs = {r.params["key"]: r.status for r in store.recent_runs(100) if r.kind == "file"}
+    assert sorted(runs.values()) == ["failed", "ok"]
+
+    again = scale_ingest.ingest_paths(baseline, settings, updates=updates)
+    assert len(again.skipped) == 1 and len(again.applied) == 4
+    assert snapshot(settings) == sequential
