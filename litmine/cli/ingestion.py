@@ -59,7 +59,8 @@ def ingest(
         typer.Option(
             "--updates",
             help="PubMed update file or folder (repeatable): applied after the PATHs, in "
-            "file-name order. With --runner dask a PATH holding a DeleteCitation is one too.",
+            "file-name order. Files in a folder named 'updatefiles' are updates too, and "
+            "with --runner dask so is a PATH holding a DeleteCitation.",
             show_default=False,
         ),
     ] = None,

@@ -20,9 +20,11 @@ Order (a full PubMed load is ~1,274 baseline files, then daily update files):
 - *Update* files are applied strictly after every baseline file, one at a
   time in file-name order (``pubmed25n1275.xml.gz`` before ``...1276``). A
   file is an update file when it is given as one (``updates=``, the CLI's
-  ``--updates``), or when its shard holds a ``DeleteCitation`` (so a deletion
-  never runs before a baseline record it should remove). Any other file is
-  baseline. If a baseline task fails, no update is applied.
+  ``--updates``), when it lies in a folder named ``updatefiles`` (NLM's
+  layout: ``pubmed/baseline/``, ``pubmed/updatefiles/``), or when its shard
+  holds a ``DeleteCitation`` (so a deletion never runs before a baseline
+  record it should remove; Dask runner only). Any other file is baseline. If
+  a baseline task fails, no update is applied.
 - Each applied file is a finished run of kind ``"file"`` in the store, keyed
   by :func:`~litmine.scale.shards.file_key` (name + content sample): a re-run
   skips it (``redo=True`` applies everything again).
@@ -66,9 +68,13 @@ __all__ = [
     "ingest_files_flow",
     "ingest_paths",
     "shard_file",
+    "split_updates",
 ]
 
 log = logging.getLogger(__name__)
+
+UPDATE_FOLDER = "updatefiles"
+"""Files in a folder of this name are update files (NLM's FTP layout)."""
 
 ARTICLE_SUFFIXES: tuple[str, ...] = (
     ".xml",
@@ -127,6 +133,24 @@ def expand_paths(paths: Sequence[str | Path]) -> list[Path]:
         else:
             raise InputError(f"no such file or folder: {path}", "check the paths given to --file")
     return files
+
+
+def split_updates(
+    paths: Sequence[str | Path], updates: Sequence[str | Path] = ()
+) -> tuple[list[Path], list[Path]]:
+    """Baseline and update files of the given paths (folders expanded).
+
+    Files of ``updates``, and files of ``paths`` in a folder named
+    :data:`UPDATE_FOLDER`, are updates, sorted by file name; the rest is baseline.
+
+    Raises:
+        InputError: A path does not exist, or a folder holds no article file.
+    """
+    baseline: list[Path] = []
+    later = expand_paths(updates) if updates else []
+    for path in expand_paths(paths):
+        (later if path.parent.name == UPDATE_FOLDER else baseline).append(path)
+    return baseline, sorted(later, key=lambda p: (p.name, str(p)))
 
 
 @task(cache_policy=NONE, persist_result=False, task_run_name="shard {key}")
@@ -267,8 +291,9 @@ def ingest_files_dask(
     """
     from litmine.parse import detect_format
 
-    files = [str(p.resolve()) for p in expand_paths(paths)]
-    later = [str(p.resolve()) for p in expand_paths(updates)] if updates else []
+    baseline, later_paths = split_updates(paths, updates)
+    files = [str(p.resolve()) for p in baseline]
+    later = [str(p.resolve()) for p in later_paths]
     for path in [*files, *later]:
         detect_format(path)  # fail fast, as ingest_files does, before any task starts
     settings = settings.model_copy(update={"runner": "dask"})
@@ -313,8 +338,7 @@ def ingest_paths(
         return ingest_files_dask(paths, settings, updates=updates, redo=redo)
     from litmine.ingest import ingest_files
 
-    files = expand_paths(paths)
-    if updates:
-        files += sorted(expand_paths(updates), key=lambda p: (p.name, str(p)))
+    baseline, later = split_updates(paths, updates)
+    files = baseline + later
     report = ingest_files(files, settings, progress=progress, workers=workers)
     return FilesIngestResult(report, [str(p) for p in files])

@@ -217,7 +217,9 @@ def test_cli_ingests_folders_on_the_dask_address(
     baseline, updates = corpus
     common = ("--runner", "dask", "--address", str(dask_settings.dask.address))
     data = ("--data-dir", str(dask_settings.data_dir))
-    args = ("ingest", "--file", str(baseline[0].parent), "--updates", str(updates[0].parent))
+    # The updates' folder is named "updatefiles", as on NLM's server: no --updates needed.
+    assert updates[0].parent.name == "updatefiles"
+    args = ("ingest", "--file", str(updates[0].parent), str(baseline[0].parent))
     code, out, err = _invoke(*args, *common, *data)
     assert code == 0, err
     n = 3 * RECORDS_PER_FILE
