@@ -23,6 +23,7 @@ from litmine.types import IngestReport
 
 if TYPE_CHECKING:
     from litmine.config import Settings
+    from litmine.ingest import Progress
     from litmine.scale.shards import ShardSummary
     from litmine.store import Store
 
@@ -66,7 +67,12 @@ def applied_keys(store: Store) -> Set[str]:
 
 
 def commit_shard(
-    store: Store, job: FileJob, summary: ShardSummary, settings: Settings
+    store: Store,
+    job: FileJob,
+    summary: ShardSummary,
+    settings: Settings,
+    *,
+    progress: Progress | None = None,
 ) -> IngestReport:
     """Apply one file's shard to the store, recorded as a run of the file.
 
@@ -75,6 +81,7 @@ def commit_shard(
         job: The file.
         summary: What its task returned.
         settings: Settings (commit batch size).
+        progress: Optional progress sink (advanced as articles are written).
 
     Returns:
         The file's counts (parse failures included).
@@ -82,7 +89,7 @@ def commit_shard(
     from litmine.scale.shards import read_shard
 
     with tracked_run(store, RUN_KIND, job.params()) as report:
-        report.add(store_records(store, read_shard(summary.shard), settings))
+        report.add(store_records(store, read_shard(summary.shard), settings, progress=progress))
         report.failed += summary.failed
         report.errors.extend(summary.errors)
     return report

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +73,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Progress sinks of the running ingests of this process, by a key passed as a
+# flow parameter (a parameter must be JSON; the flow runs in the caller's process).
+# Not a ContextVar: Prefect copies the context into each task, and a sink need not pickle.
+_PROGRESS: dict[str, Progress] = {}
 
 UPDATE_FOLDER = "updatefiles"
 """Files in a folder of this name are update files (NLM's FTP layout)."""
@@ -153,10 +159,13 @@ def split_updates(
     return baseline, sorted(later, key=lambda p: (p.name, str(p)))
 
 
-@task(cache_policy=NONE, persist_result=False, task_run_name="shard {key}")
-def shard_file(source: str, key: str, staging: str, passages: dict[str, Any]) -> ShardSummary:
-    """Parse one file into its staging shard, on a worker (see :func:`write_shard`)."""
-    return write_shard(source, key, staging, passages)
+# The task runs write_shard itself: a function its module names, so it pickles
+# by reference (a function under a @task decorator would be pickled by value,
+# with whatever globals it drags along).
+shard_file = task(
+    name="shard_file", cache_policy=NONE, persist_result=False, task_run_name="shard {key}"
+)(write_shard)
+"""Parse one file into its staging shard, on a worker (see :func:`write_shard`)."""
 
 
 def _settings_params(settings: Settings) -> dict[str, Any]:
@@ -166,7 +175,11 @@ def _settings_params(settings: Settings) -> dict[str, Any]:
 
 @flow(name="litmine-ingest-files-dask", persist_result=False, validate_parameters=False)
 def ingest_files_flow(
-    files: list[str], updates: list[str], config: dict[str, Any], redo: bool = False
+    files: list[str],
+    updates: list[str],
+    config: dict[str, Any],
+    redo: bool = False,
+    progress_key: str | None = None,
 ) -> FilesIngestResult:
     """Ingest baseline ``files`` then ``updates``: one task per file, one committer.
 
@@ -176,6 +189,7 @@ def ingest_files_flow(
         updates: Update files (applied after the baseline, in file-name order).
         config: The settings tree as JSON (``Settings.model_dump(mode="json")``).
         redo: Apply files an earlier run applied too.
+        progress_key: Key of a progress sink registered by :func:`ingest_files_dask`.
 
     Returns:
         Counts, and the files applied and skipped.
@@ -189,6 +203,7 @@ def ingest_files_flow(
     passages = settings.passages.model_dump()
     jobs = _plan(files, updates)
     result = FilesIngestResult()
+    progress = _PROGRESS.get(progress_key) if progress_key else None
     with open_store(settings) as store:
         done = frozenset() if redo else applied_keys(store)
         todo: list[FileJob] = []
@@ -202,7 +217,8 @@ def ingest_files_flow(
         futures = {shard_file.submit(j.source, j.key, staging, passages): j for j in todo}
 
         def apply(job: FileJob, summary: ShardSummary) -> None:
-            result.report.add(commit_shard(store, job, summary, settings))
+            report = commit_shard(store, job, summary, settings, progress=progress)
+            result.report.add(report)
             result.applied.append(job.source)
             result.parse_seconds += summary.seconds
             discard_shard(summary)
@@ -270,6 +286,7 @@ def ingest_files_dask(
     *,
     updates: Sequence[str | Path] = (),
     redo: bool = False,
+    progress: Progress | None = None,
 ) -> FilesIngestResult:
     """Ingest files through :func:`ingest_files_flow` on the Dask runner of ``settings``.
 
@@ -281,6 +298,7 @@ def ingest_files_dask(
         settings: Settings tree.
         updates: Update files or folders (applied after the baseline, by name).
         redo: Apply files an earlier run applied too.
+        progress: Optional progress sink, advanced as the committer writes articles.
 
     Returns:
         Counts, and the files applied and skipped.
@@ -297,14 +315,23 @@ def ingest_files_dask(
     for path in [*files, *later]:
         detect_format(path)  # fail fast, as ingest_files does, before any task starts
     settings = settings.model_copy(update={"runner": "dask"})
-    return run_flow(
-        ingest_files_flow,
-        settings,
-        files=files,
-        updates=later,
-        config=_settings_params(settings),
-        redo=redo,
-    )
+    key = None
+    if progress is not None:
+        key = uuid.uuid4().hex
+        _PROGRESS[key] = progress
+    try:
+        return run_flow(
+            ingest_files_flow,
+            settings,
+            files=files,
+            updates=later,
+            config=_settings_params(settings),
+            redo=redo,
+            progress_key=key,
+        )
+    finally:
+        if key is not None:
+            del _PROGRESS[key]
 
 
 def ingest_paths(
@@ -326,7 +353,7 @@ def ingest_paths(
             runner always reads every file; upserts make that harmless).
         workers: Local runner: parse processes (None: one per CPU, up to 4);
             Dask runner: workers of the LocalCluster started without an address.
-        progress: Progress sink (local runner only).
+        progress: Progress sink (records written).
 
     Returns:
         Counts, and the files applied and skipped.
@@ -335,7 +362,7 @@ def ingest_paths(
         if workers is not None:
             dask = settings.dask.model_copy(update={"workers": workers})
             settings = settings.model_copy(update={"dask": dask})
-        return ingest_files_dask(paths, settings, updates=updates, redo=redo)
+        return ingest_files_dask(paths, settings, updates=updates, redo=redo, progress=progress)
     from litmine.ingest import ingest_files
 
     baseline, later = split_updates(paths, updates)
