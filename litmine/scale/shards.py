@@ -160,13 +160,13 @@ def _schemas() -> dict[str, pa.Schema]:
             ("pmid", pa.string()),
             *((name, pa.type_for_alias(kind)) for name, kind in _ROW_COLUMNS),
             ("pub_types", pa.list_(pa.string())),
-            (
-                "mesh",
-                pa.list_(
-                    pa.struct([("name", pa.string()), ("ui", pa.string()), ("major", pa.int64())])
-                ),
-            ),
-            ("chemicals", pa.list_(pa.struct([("name", pa.string()), ("ui", pa.string())]))),
+            # MeSH and chemical rows as parallel lists, not lists of structs:
+            # reading structs back builds a dict per item (3x slower for 5,000 articles).
+            ("mesh_name", pa.list_(pa.string())),
+            ("mesh_ui", pa.list_(pa.string())),
+            ("mesh_major", pa.list_(pa.int64())),
+            ("chemical_name", pa.list_(pa.string())),
+            ("chemical_ui", pa.list_(pa.string())),
             ("has_passages", pa.bool_()),
         ]
     )
@@ -340,8 +340,11 @@ def _add_article(writers: dict[str, _TableWriter], seq: int, prepared: PreparedA
             prepared.pmid,
             *prepared.row,
             prepared.pub_types,
-            [{"name": n, "ui": u, "major": m} for n, u, m in prepared.mesh],
-            [{"name": n, "ui": u} for n, u in prepared.chemicals],
+            [m[0] for m in prepared.mesh],
+            [m[1] for m in prepared.mesh],
+            [m[2] for m in prepared.mesh],
+            [c[0] for c in prepared.chemicals],
+            [c[1] for c in prepared.chemicals],
             prepared.passages is not None,
         )
     )
@@ -384,7 +387,7 @@ def read_shard(shard: str | os.PathLike[str]) -> Iterator[PreparedArticle | Dele
     pending = next(passages, None)
     deletions = _rows(folder / "deletions.parquet")
     deletion = next(deletions, None)
-    # articles: seq, pmid, the row values, pub_types, mesh, chemicals, has_passages
+    # articles: seq, pmid, the row values, pub_types, MeSH (3 lists), chemicals (2), has_passages
     for seq, pmid, *rest in _rows(folder / "articles.parquet"):
         while deletion is not None and deletion[0] < seq:
             yield Deletion(deletion[1])
@@ -394,15 +397,15 @@ def read_shard(shard: str | os.PathLike[str]) -> Iterator[PreparedArticle | Dele
             mine.append(pending[1:])
             pending = next(passages, None)
         row = tuple(rest[:n_row])
-        pub_types, mesh, chemicals, has_passages = rest[n_row:]
+        pub_types, mesh_name, mesh_ui, mesh_major, chem_name, chem_ui, has_passages = rest[n_row:]
         yield PreparedArticle(
             pmid,
             row[0],
             row[1],
             row,
             pub_types,
-            [(m["name"], m["ui"], m["major"]) for m in mesh],
-            [(c["name"], c["ui"]) for c in chemicals],
+            list(zip(mesh_name, mesh_ui, mesh_major, strict=True)),
+            list(zip(chem_name, chem_ui, strict=True)),
             mine if has_passages else None,
         )
     while deletion is not None:
