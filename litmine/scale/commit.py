@@ -27,7 +27,14 @@ if TYPE_CHECKING:
     from litmine.scale.shards import ShardSummary
     from litmine.store import Store
 
-__all__ = ["FileJob", "applied_keys", "commit_shard", "discard_shard"]
+__all__ = [
+    "FileJob",
+    "applied_keys",
+    "commit_shard",
+    "discard_shard",
+    "progress_sink",
+    "register_progress",
+]
 
 RUN_KIND = "file"
 RUNNER = "dask"
@@ -35,6 +42,33 @@ _APPLIED = frozenset({"ok", "partial"})
 # Runs read back to find the applied files: the whole log in practice (a full
 # PubMed load is ~1,300 baseline files plus one update file a day).
 _RUNS_SCANNED = 1_000_000
+
+
+# Progress sinks of this process's running ingests, by key. A flow parameter
+# must be JSON, so the flow gets a key and looks its sink up here. They live in
+# this module, reached only through functions: Prefect sends the running flow's
+# context to every task, and cloudpickle sends a flow function by value with
+# the globals it names (a sink there would have to pickle, and unpickle on a
+# worker that cannot import the caller's modules: the task then never starts).
+_PROGRESS: dict[str, Progress] = {}
+
+
+def register_progress(progress: Progress | None, key: str | None = None) -> str | None:
+    """Register ``progress`` and return its key; with a key and None, forget that key."""
+    import uuid
+
+    if progress is None:
+        if key is not None:
+            _PROGRESS.pop(key, None)
+        return None
+    key = uuid.uuid4().hex
+    _PROGRESS[key] = progress
+    return key
+
+
+def progress_sink(key: str | None) -> Progress | None:
+    """The sink registered under ``key`` (None for no key or an unknown one)."""
+    return _PROGRESS.get(key) if key else None
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +46,14 @@ from prefect.futures import as_completed
 from litmine.config import Settings, load_settings
 from litmine.errors import InputError, RunnerError
 from litmine.ingest import open_store
-from litmine.scale.commit import FileJob, applied_keys, commit_shard, discard_shard
+from litmine.scale.commit import (
+    FileJob,
+    applied_keys,
+    commit_shard,
+    discard_shard,
+    progress_sink,
+    register_progress,
+)
 from litmine.scale.runner import run_flow, staging_dir
 from litmine.scale.shards import (
     ShardSummary,
@@ -74,10 +80,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# Progress sinks of the running ingests of this process, by a key passed as a
-# flow parameter (a parameter must be JSON; the flow runs in the caller's process).
-# Not a ContextVar: Prefect copies the context into each task, and a sink need not pickle.
-_PROGRESS: dict[str, Progress] = {}
 
 UPDATE_FOLDER = "updatefiles"
 """Files in a folder of this name are update files (NLM's FTP layout)."""
@@ -203,7 +205,7 @@ def ingest_files_flow(
     passages = settings.passages.model_dump()
     jobs = _plan(files, updates)
     result = FilesIngestResult()
-    progress = _PROGRESS.get(progress_key) if progress_key else None
+    progress = progress_sink(progress_key)
     with open_store(settings) as store:
         done = frozenset() if redo else applied_keys(store)
         todo: list[FileJob] = []
@@ -315,10 +317,7 @@ def ingest_files_dask(
     for path in [*files, *later]:
         detect_format(path)  # fail fast, as ingest_files does, before any task starts
     settings = settings.model_copy(update={"runner": "dask"})
-    key = None
-    if progress is not None:
-        key = uuid.uuid4().hex
-        _PROGRESS[key] = progress
+    key = register_progress(progress)
     try:
         return run_flow(
             ingest_files_flow,
@@ -330,8 +329,7 @@ def ingest_files_dask(
             progress_key=key,
         )
     finally:
-        if key is not None:
-            del _PROGRESS[key]
+        register_progress(None, key)
 
 
 def ingest_paths(

@@ -13,6 +13,8 @@ from litmine import ingest
 from litmine.config import Settings, load_settings
 from litmine.scale import ingest as scale_ingest
 from litmine.scale.shards import ShardSummary, file_key, read_shard, write_shard
+from tests.conftest import shared_path
+from tests.ingest.helpers import CountingProgress
 from tests.scale.helpers import RECORDS_PER_FILE, baseline_files, pmid, snapshot, update_files
 
 
@@ -45,10 +47,12 @@ def test_dask_ingest_equals_sequential_ingest(
     sequential: dict[str, list[tuple[object, ...]]],
 ) -> None:
     baseline, updates = corpus
+    progress = CountingProgress()
     result = scale_ingest.ingest_paths(
-        [baseline[0].parent], dask_settings, updates=[updates[0].parent]
+        [baseline[0].parent], dask_settings, updates=[updates[0].parent], progress=progress
     )
     assert snapshot(dask_settings) == sequential
+    assert progress.seen == 3 * RECORDS_PER_FILE + 3  # articles, as the committer wrote them
     assert [Path(p).name for p in result.applied[-2:]] == [u.name for u in updates]
     assert {Path(p).name for p in result.applied[:3]} == {b.name for b in baseline}
     assert result.report.new == 3 * RECORDS_PER_FILE + 1
@@ -134,7 +138,8 @@ def test_tasks_pickle_through_the_cluster(
     staged = (*args[:2], str(tmp_path / "again"), args[3])
     again = dask_client.submit(scale_ingest.shard_file.fn, *staged, pure=False)  # type: ignore[attr-defined]
     assert again.result(timeout=120).passages == summary.passages
-    assert cloudpickle.loads(cloudpickle.dumps(scale_ingest.shard_file)).name == "shard_file"
+    # ... by reference: the worker runs the module's own function.
+    assert cloudpickle.loads(cloudpickle.dumps(scale_ingest.shard_file)).fn is write_shard
 
 
 class _Killer:
@@ -306,3 +311,31 @@ def test_a_committer_stopped_mid_file_resumes_from_the_shards(
     again = scale_ingest.ingest_paths(baseline, settings, updates=updates)
     assert len(again.skipped) == 1 and len(again.applied) == 4
     assert snapshot(settings) == sequential
+
+
+@pytest.mark.parametrize("name", ["medline/pubmed_result2.txt", "entrez/pubmed2.xml", "beir"])
+def test_shards_of_every_format_hold_what_the_store_would_write(
+    settings: Settings, tmp_path: Path, name: str
+) -> None:
+    from litmine.parse import read_file
+    from litmine.passages import split_article
+    from litmine.store import prepare_article
+    from litmine.types import Article
+
+    if name == "beir":
+        source = tmp_path / "corpus.jsonl"
+        source.write_text(
+            '{"_id": "4983", "title": "Microstructural development", "text": "Alterations."}\n'
+            '{"_id": "5836", "title": "", "text": "Induction of myelodysplasia."}\n'
+        )
+    else:
+        source = shared_path(*name.split("/"))
+    summary = write_shard(str(source), file_key(source), str(tmp_path), _passages(settings))
+    records = list(read_file(source))
+    expected = [
+        prepare_article(r, lambda a: split_article(a, settings.passages))
+        for r in records
+        if isinstance(r, Article)
+    ]
+    assert expected and list(read_shard(summary.shard)) == expected
+    assert summary.failed == len(records) - len(expected)
