@@ -283,7 +283,7 @@ def extract_entities_dask(
     try:
         if pmids:
             tasks, passages, entities = run_flow(
-                _flow(), settings, pmids=list(pmids), folder=str(folder),
+                _flow(), settings, settings=settings, pmids=list(pmids), folder=str(folder),
                 size=articles_per_task, progress=progress,
             )  # fmt: skip
     finally:
