@@ -109,3 +109,7 @@ class StoreError(LitmineError):
 
 class IndexStateError(LitmineError):
     """A vector index is missing or does not match the store."""
+
+
+class RunnerError(LitmineError):
+    """The task runner is unusable (a Dask scheduler unreachable, a bad address)."""

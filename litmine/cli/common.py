@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from litmine.search.hybrid import SearchFilters
 
 __all__ = [
+    "AddressOpt",
     "DataDirOpt",
     "EntityOpt",
     "JsonOpt",
@@ -33,8 +34,10 @@ __all__ = [
     "ModeOpt",
     "ProgressBar",
     "PubTypeOpt",
+    "RunnerOpt",
     "SinceOpt",
     "UntilOpt",
+    "WorkersOpt",
     "cli_settings",
     "err",
     "handle_errors",
@@ -44,6 +47,7 @@ __all__ = [
     "require_database",
     "search_filters",
     "to_json",
+    "with_runner",
 ]
 
 P = ParamSpec("P")
@@ -144,6 +148,39 @@ def cli_settings(data_dir: Path | None = None, **sections: dict[str, Any]) -> Se
         if clean:
             overrides[name] = clean
     return load_settings(**overrides)
+
+
+RunnerOpt = Annotated[
+    str | None,
+    typer.Option("--runner", help="Where the work runs: 'local' or 'dask' (env LITMINE_RUNNER)."),
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--address",
+        help="Dask scheduler, e.g. tcp://host:8786 (env LITMINE_DASK_ADDRESS); "
+        "none starts a local cluster.",
+    ),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, help="Workers of the local Dask cluster (dask.workers)."),
+]
+
+
+def with_runner(settings: Settings, runner: str | None) -> Settings:
+    """``settings`` with ``--runner`` applied (unchanged when the flag is not given).
+
+    Pass ``--address`` / ``--workers`` as ``cli_settings(..., dask={...})``.
+
+    Raises:
+        InputError: Not 'local' or 'dask'.
+    """
+    if runner is None:
+        return settings
+    if runner not in ("local", "dask"):
+        raise InputError(f"unknown --runner {runner!r}", "use 'local' or 'dask'")
+    return settings.model_copy(update={"runner": runner})
 
 
 def parse_date(value: str | None, flag: str) -> dt.date | None:

@@ -18,8 +18,10 @@ from typing import Annotated
 import typer
 
 from litmine.cli.common import (
+    AddressOpt,
     DataDirOpt,
     JsonOpt,
+    RunnerOpt,
     cli_settings,
     err,
     handle_errors,
@@ -27,6 +29,7 @@ from litmine.cli.common import (
     parse_date,
     progress_bar,
     to_json,
+    with_runner,
 )
 from litmine.errors import InputError
 
@@ -43,11 +46,23 @@ def ingest(
         typer.Option(
             "--file",
             "-f",
-            help="Read the PATHs: PubMed XML (.xml/.xml.gz), MEDLINE text or BEIR JSONL.",
+            help="Read the PATHs (files or folders of them): PubMed XML (.xml/.xml.gz), "
+            "MEDLINE text or BEIR JSONL.",
         ),
     ] = False,
     paths: Annotated[
-        list[Path] | None, typer.Argument(help="Files to read with --file.", show_default=False)
+        list[Path] | None,
+        typer.Argument(help="Files or folders to read with --file.", show_default=False),
+    ] = None,
+    updates: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--updates",
+            help="PubMed update file or folder (repeatable): applied after the PATHs, in "
+            "file-name order. Files in a folder named 'updatefiles' are updates too, and "
+            "with --runner dask so is a PATH holding a DeleteCitation.",
+            show_default=False,
+        ),
     ] = None,
     since: Annotated[str | None, typer.Option(help="First Entrez date, YYYY-MM-DD.")] = None,
     until: Annotated[str | None, typer.Option(help="Last Entrez date, YYYY-MM-DD.")] = None,
@@ -58,6 +73,21 @@ def ingest(
         int | None, typer.Option(help="Records per EFetch request.", min=1)
     ] = None,
     eutils_url: Annotated[str | None, typer.Option(help="E-utilities base URL.")] = None,
+    runner: RunnerOpt = None,
+    address: AddressOpt = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Local runner: parse processes (0: in this process). Dask runner without "
+            "--address: workers of the local cluster (dask.workers).",
+        ),
+    ] = None,
+    redo: Annotated[
+        bool,
+        typer.Option("--redo", help="Dask runner: apply files again that an earlier run applied."),
+    ] = False,
     data_dir: DataDirOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -70,10 +100,33 @@ def ingest(
         raise InputError("--file needs at least one PATH", "e.g. `litmine ingest --file a.xml.gz`")
     if paths and not file:
         raise InputError(f"unexpected argument {paths[0]}", "files are read with --file PATH...")
-    settings = cli_settings(data_dir, entrez={"batch_size": batch_size, "eutils_url": eutils_url})
+    if updates and not file:
+        raise InputError(
+            "--updates goes with --file",
+            "e.g. `litmine ingest --file baseline/ --updates updatefiles/`",
+        )
+    settings = cli_settings(
+        data_dir,
+        entrez={"batch_size": batch_size, "eutils_url": eutils_url},
+        dask={"address": address},
+    )
+    settings = with_runner(settings, runner)
+    if settings.runner == "dask" and workers == 0:
+        raise InputError("--workers 0 needs the local runner", "give --workers 1 or more")
+    skipped: list[str] = []
     with progress_bar("ingesting") as bar:
         if file:
-            report = jobs.ingest_files(paths or [], settings, progress=bar)
+            from litmine.scale.ingest import ingest_paths
+
+            result = ingest_paths(
+                paths or [],
+                settings,
+                updates=updates or [],
+                redo=redo,
+                workers=workers,
+                progress=bar,
+            )
+            report, skipped = result.report, result.skipped
         else:
             assert query is not None
             report = jobs.ingest_query(
@@ -91,6 +144,11 @@ def ingest(
         err.print(f"skipped: {line}", markup=False, highlight=False, soft_wrap=True)
     if len(report.errors) > 5:
         err.print(f"... and {len(report.errors) - 5} more problems", markup=False)
+    if skipped:
+        err.print(
+            f"skipped {len(skipped)} file(s) an earlier run applied (--redo applies them again)",
+            markup=False,
+        )
     out.print(report.line(), markup=False, highlight=False)
 
 

@@ -34,6 +34,7 @@ from litmine.cli.common import (
     search_filters,
     to_json,
 )
+from litmine.errors import InputError
 from litmine.vectors.adapt import AdaptParams  # light: torch loads only when training starts
 
 if TYPE_CHECKING:
@@ -41,7 +42,15 @@ if TYPE_CHECKING:
     from litmine.types import Hit
     from litmine.vectors.build import IndexReport
 
-__all__ = ["eval_app", "index_app", "search_command"]
+__all__ = [
+    "AddressOpt",
+    "RunnerOpt",
+    "WorkersOpt",
+    "eval_app",
+    "index_app",
+    "search_command",
+    "with_runner",
+]
 
 index_app = typer.Typer(help="Build, update and check the passage vector index.")
 eval_app = typer.Typer(help="Measure retrieval quality on a labelled test set.")
@@ -59,13 +68,83 @@ def _index_settings(data_dir: Path | None, backend: str | None) -> Settings:
     return cli_settings(data_dir, embed={"backend": backend})
 
 
+def with_runner(settings: Settings, runner: str | None) -> Settings:
+    """``settings`` with ``--runner`` applied (unchanged when the flag is not given).
+
+    Raises:
+        InputError: Not 'local' or 'dask'.
+    """
+    if runner is None:
+        return settings
+    if runner not in ("local", "dask"):
+        raise InputError(f"unknown --runner {runner!r}", "use 'local' or 'dask'")
+    settings.runner = runner  # type: ignore[assignment]  # validated just above
+    return settings
+
+
+RunnerOpt = Annotated[
+    str | None,
+    typer.Option("--runner", help="'local' or 'dask' (runner; env LITMINE_RUNNER)."),
+]
+AddressOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--address", help="Dask scheduler, e.g. tcp://host:8786 (dask.address); none: local."
+    ),
+]
+WorkersOpt = Annotated[
+    int | None,
+    typer.Option("--workers", min=1, help="Workers of the local Dask cluster (dask.workers)."),
+]
+
+
 @index_app.command("build")
 @handle_errors
 def index_build(
-    data_dir: DataDirOpt = None, backend: BackendOpt = None, as_json: JsonOpt = False
+    data_dir: DataDirOpt = None,
+    backend: BackendOpt = None,
+    shards: Annotated[
+        int | None,
+        typer.Option(
+            "--shards",
+            min=1,
+            help="Build in N passage-range shards merged into one on-disk "
+            "IVF index (default with --runner dask: one per 50,000 passages).",
+        ),
+    ] = None,
+    factory: Annotated[
+        str | None,
+        typer.Option("--factory", help="FAISS factory, e.g. 'IVF65536,SQ8' (index.factory)."),
+    ] = None,
+    train_sample: Annotated[
+        int | None,
+        typer.Option(
+            "--train-sample",
+            min=1,
+            help="Vectors a sharded build trains on (default ~50 per IVF list, >= 10,000).",
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the training sample.")] = 0,
+    runner: RunnerOpt = None,
+    address: AddressOpt = None,
+    workers: WorkersOpt = None,
+    as_json: JsonOpt = False,
 ) -> None:
     """Embed every passage and write a fresh vector index (the old one stays until done)."""
-    _print_index_report(_run_index_stage(data_dir, backend, rebuild=True), as_json)
+    settings = cli_settings(
+        data_dir, embed={"backend": backend}, index={"factory": factory},
+        dask={"address": address, "workers": workers},
+    )  # fmt: skip
+    settings = with_runner(settings, runner)
+    if shards is None and settings.runner == "local":
+        from litmine.ingest import update_vector_index
+
+        _print_index_report(update_vector_index(settings, rebuild=True), as_json)
+        return
+    from litmine.scale.index import build_sharded
+
+    report = build_sharded(settings, shards=shards, train_sample=train_sample, seed=seed)
+    _print_index_report(report, as_json)
 
 
 @index_app.command("update")

@@ -193,6 +193,12 @@ class IndexSettings(_Section):
     ef_search: int = Field(
         128, ge=1, description="HNSW candidate-list size per query (recall/latency trade-off)."
     )
+    refine_k_factor: int = Field(
+        8,
+        ge=1,
+        description="Indexes with a refine stage ('IVF...,PQ...,RFlat') re-score this many "
+        "times k candidates of the compressed codes exactly (recall/latency trade-off).",
+    )
 
 
 SearchMode = Literal["hybrid", "bm25", "dense"]

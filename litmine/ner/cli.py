@@ -29,6 +29,7 @@ from litmine.cli.common import (
     progress_bar,
     to_json,
 )
+from litmine.cli.search import AddressOpt, RunnerOpt, WorkersOpt, with_runner
 from litmine.errors import InputError
 
 ner_app = typer.Typer(help="Train and evaluate the biomedical NER model.", no_args_is_help=True)
@@ -418,15 +419,31 @@ def entities_main(
     ] = False,
     model: ModelOpt = None,
     data_dir: DataDirOpt = None,
+    runner: RunnerOpt = None,
+    address: AddressOpt = None,
+    workers: WorkersOpt = None,
 ) -> None:
-    """Extract entities of stored articles not processed yet (resumable)."""
+    """Extract entities of stored articles not processed yet (resumable).
+
+    With --runner dask, NER runs in tasks on the Dask cluster (--address, or a local
+    one of --workers processes) and this process commits their results in order.
+    """
     if ctx.invoked_subcommand is not None:
         return
     from litmine import ingest
 
-    settings = cli_settings(data_dir, ner={"model": model})
+    settings = cli_settings(
+        data_dir, ner={"model": model}, dask={"address": address, "workers": workers}
+    )
+    settings = with_runner(settings, runner)
     with progress_bar("extracting entities") as bar:
-        n = ingest.extract_entities(settings, rebuild=rebuild, progress=bar)
+        if settings.runner == "dask":
+            from litmine.scale.entities import extract_entities_dask
+
+            advance = bar.advance if bar is not None else None
+            n = extract_entities_dask(settings, rebuild=rebuild, progress=advance).articles
+        else:
+            n = ingest.extract_entities(settings, rebuild=rebuild, progress=bar)
     total = ingest.status(settings, runs=0).counts.entities
     out.print(f"processed {n} articles / entities {total}", markup=False, highlight=False)
 

@@ -32,6 +32,7 @@ import numpy as np
 
 from litmine._compat import batched
 from litmine.errors import IndexStateError
+from litmine.vectors.ondisk import quiet_stdout
 
 if TYPE_CHECKING:
     from litmine.config import Settings
@@ -70,6 +71,7 @@ class IndexReport:
         model: Embedding model name.
         change_seq: Change-log position the saved index reflects.
         seconds: Wall time of the call.
+        shards: Shards a sharded build merged (0: built in one piece).
     """
 
     path: str
@@ -81,12 +83,14 @@ class IndexReport:
     model: str = ""
     change_seq: int = 0
     seconds: float = 0.0
+    shards: int = 0
 
     def line(self) -> str:
         """One-line summary for the CLI."""
+        merged = f" / merged from {self.shards} shards" if self.shards else ""
         return (
             f"index {self.action}: {self.vectors} vectors (added {self.added}, removed "
-            f"{self.removed}) / {self.factory} / {self.model} / {self.seconds:.1f}s"
+            f"{self.removed}) / {self.factory}{merged} / {self.model} / {self.seconds:.1f}s"
         )
 
 
@@ -289,19 +293,28 @@ def update_index(
     to_add -= to_remove
     to_remove &= set(index_ids.tolist())
 
-    removed = index.remove(sorted(to_remove)) if to_remove else 0
-    added = 0
-    for chunk in batched(sorted(to_add), batch_size):
-        passages = store.get_passages(chunk)  # passages deleted meanwhile are skipped
-        if passages:
-            ids = np.fromiter((p.id for p in passages), dtype=np.int64, count=len(passages))
-            index.add(ids, _embed(embedder, passages))
-            added += len(passages)
-    seq = max(seq_now, seq_index)
-    state = {"change_seq": seq, "passages": index.ntotal}
-    action = "updated" if added or removed else "unchanged"
-    if action == "updated" or not index.matches(state):
-        index.save(path, store_state=state)
+    # A merged (on-disk) index changes a copy of its lists; the saved one stays intact.
+    copy = index.make_writable(path) if to_add or to_remove else None
+    try:
+        removed = index.remove(sorted(to_remove)) if to_remove else 0
+        added = 0
+        for chunk in batched(sorted(to_add), batch_size):
+            passages = store.get_passages(chunk)  # passages deleted meanwhile are skipped
+            if passages:
+                ids = np.fromiter((p.id for p in passages), dtype=np.int64, count=len(passages))
+                vectors = _embed(embedder, passages)
+                with quiet_stdout():  # on-disk lists print as they grow
+                    index.add(ids, vectors)
+                added += len(passages)
+        seq = max(seq_now, seq_index)
+        state = {"change_seq": seq, "passages": index.ntotal}
+        action = "updated" if added or removed else "unchanged"
+        if action == "updated" or not index.matches(state) or copy is not None:
+            index.save(path, store_state=state)
+    except BaseException:
+        if copy is not None:
+            copy.unlink(missing_ok=True)
+        raise
     _prune_log(store, seq)
     return IndexReport(
         path=str(path),

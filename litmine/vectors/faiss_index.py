@@ -36,7 +36,6 @@ Automatic factory choice (:func:`choose_factory`), for ``n`` vectors:
 
 from __future__ import annotations
 
-import math
 import os
 import re
 from collections.abc import Mapping
@@ -48,6 +47,7 @@ import numpy as np
 from litmine.clock import utc_now
 from litmine.config import IndexSettings
 from litmine.errors import IndexStateError
+from litmine.vectors.factory import choose_factory, ivf_nlist
 from litmine.vectors.faiss_search import FaissSearch, faiss_module, omp_threads
 from litmine.vectors.manifest import (
     INDEX_FORMAT,
@@ -62,6 +62,7 @@ from litmine.vectors.manifest import (
     write_json_atomic,
 )
 from litmine.vectors.normalize import l2_normalize
+from litmine.vectors.ondisk import IVFDATA_SUFFIX, ivfdata_file, read_index, writable_copy
 
 if TYPE_CHECKING:
     import faiss
@@ -76,39 +77,6 @@ __all__ = [
 
 # Query batches below this size search on one thread (FAISS's BLAS threshold is 20).
 _SMALL_BATCH = 20
-
-
-def ivf_nlist(n_vectors: int) -> int:
-    """Number of IVF lists for a collection: the power of two <= 4 * sqrt(n).
-
-    Args:
-        n_vectors: Collection size.
-
-    Returns:
-        At least 1.
-    """
-    target = 4.0 * math.sqrt(max(n_vectors, 1))
-    return max(1, 2 ** math.floor(math.log2(target)))
-
-
-def choose_factory(n_vectors: int, settings: IndexSettings | None = None) -> str:
-    """Pick a FAISS factory string for a collection size.
-
-    Args:
-        n_vectors: Number of vectors the index will hold.
-        settings: Thresholds (``exact_max``, ``compressed_min``); an explicit
-            ``settings.factory`` wins.
-
-    Returns:
-        A factory string for :func:`faiss.index_factory`.
-    """
-    settings = settings or IndexSettings()
-    if settings.factory:
-        return settings.factory
-    if n_vectors <= settings.exact_max:
-        return "IDMap2,Flat"
-    storage = "SQ8" if n_vectors >= settings.compressed_min else "Flat"
-    return f"IVF{ivf_nlist(n_vectors)},{storage}"
 
 
 class PassageIndex(FaissSearch):
@@ -144,6 +112,7 @@ class PassageIndex(FaissSearch):
         self.factory: str | None = None
         self.created: str | None = None
         self.updated: str | None = None
+        self.build_info: dict[str, Any] = {}
         self._index: Any = None
 
     # -- state -----------------------------------------------------------------------
@@ -347,7 +316,43 @@ class PassageIndex(FaissSearch):
             "updated": self.updated,
             "litmine_version": litmine_version(),
             "faiss_version": faiss.__version__,
+            "build": self.build_info,
         }
+
+    @property
+    def ondisk(self) -> bool:
+        """Whether the inverted lists live in an ``.ivfdata`` file (a merged sharded build)."""
+        return ivfdata_file(self._index) is not None
+
+    def adopt(self, index: Any, factory: str, build_info: Mapping[str, Any]) -> None:
+        """Take over a FAISS index built elsewhere (the merge of a sharded build).
+
+        Args:
+            index: A FAISS index with passage ids, of this dimension.
+            factory: Its factory string.
+            build_info: How it was built (shards, training sample), for the manifest.
+        """
+        if int(index.d) != self.dim:
+            raise ValueError(f"index has {index.d}-d vectors, expected {self.dim}")
+        self._index = index
+        self.factory = factory
+        self.build_info = dict(build_info)
+        self.created = self.created or utc_now("seconds")
+        self._apply_search_settings()
+
+    def make_writable(self, directory: str | Path) -> Path | None:
+        """Before changing an on-disk index: move it onto a writable copy of its lists.
+
+        Returns:
+            The copy, a new ``.ivfdata`` in ``directory`` (delete it when the change
+            is abandoned); None for in-memory lists. The saved index keeps its own
+            file until :meth:`save` names the copy.
+        """
+        if not self.ondisk:
+            return None
+        self._index = writable_copy(self._index, Path(directory))
+        self._apply_search_settings()
+        return ivfdata_file(self._index)
 
     def save(self, directory: str | Path, *, store_state: Mapping[str, Any] | None = None) -> Path:
         """Write the index and its manifest into ``directory`` atomically.
@@ -384,10 +389,19 @@ class PassageIndex(FaissSearch):
         self.created = self.created or self.updated
         manifest = self.manifest()
         manifest.update(index_file=index_name, sha256=checksum)
+        lists = ivfdata_file(index)
+        if lists is not None:
+            if lists.parent.resolve() != folder.resolve():
+                raise IndexStateError(
+                    f"the on-disk lists {lists} are not in the index folder {folder}",
+                    REBUILD_HINT,
+                )
+            manifest.update(ivfdata=lists.name, ivfdata_bytes=lists.stat().st_size)
         manifest_path = folder / MANIFEST_NAME
         write_json_atomic(manifest_path, manifest)
-        for old in folder.glob("index-*.faiss"):  # superseded versions
-            if old.name != index_name:
+        keep = {index_name, lists.name if lists is not None else ""}
+        for old in [*folder.glob("index-*.faiss"), *folder.glob(f"lists-*{IVFDATA_SUFFIX}")]:
+            if old.name not in keep:  # superseded versions
                 old.unlink(missing_ok=True)
         remove_orphaned_temps(folder)
         return manifest_path
@@ -417,8 +431,6 @@ class PassageIndex(FaissSearch):
                 corrupt, the checksum does not match, or the model/dimension
                 differ from the expected ones.
         """
-        faiss = faiss_module()
-
         folder = Path(directory)
         manifest = read_manifest(folder)
         index_file = folder / str(manifest["index_file"])
@@ -428,13 +440,14 @@ class PassageIndex(FaissSearch):
             raise IndexStateError(
                 f"vector index file {index_file} is corrupt (checksum mismatch)", REBUILD_HINT
             )
-        try:
-            index = faiss.read_index(str(index_file))
-        except RuntimeError as exc:
-            raise IndexStateError(
-                f"cannot read vector index {index_file}: {' '.join(str(exc).split())[:200]}",
-                REBUILD_HINT,
-            ) from exc
+        lists_name = manifest.get("ivfdata")
+        if lists_name is not None:
+            lists = folder / str(lists_name)
+            size = lists.stat().st_size if lists.is_file() else None
+            if size != manifest.get("ivfdata_bytes"):
+                problem = "is missing" if size is None else f"has {size} bytes, not the manifest's"
+                raise IndexStateError(f"on-disk lists {lists} {problem}", REBUILD_HINT)
+        index = read_index(index_file, ondisk=lists_name is not None)
         if int(index.d) != int(manifest["dim"]):
             raise IndexStateError(
                 f"vector index {index_file} has {index.d}-d vectors but its manifest says "
@@ -471,6 +484,7 @@ class PassageIndex(FaissSearch):
         loaded.store_state = dict(manifest.get("store_state") or {})
         loaded.created = manifest.get("created")
         loaded.updated = manifest.get("updated")
+        loaded.build_info = dict(manifest.get("build") or {})
         return loaded
 
     # -- internals -------------------------------------------------------------------
@@ -515,7 +529,9 @@ class PassageIndex(FaissSearch):
             ) from exc
         if isinstance(index, faiss.IndexIDMap | faiss.IndexIDMap2):
             return index
-        if faiss.try_extract_index_ivf(index) is not None:
+        if faiss.try_extract_index_ivf(index) is not None and not isinstance(
+            index, faiss.IndexRefine
+        ):
             return index  # IVF stores 64-bit ids itself and removes them natively
         return faiss.IndexIDMap2(index)
 

@@ -113,6 +113,9 @@ class FaissSearch:
         inner = faiss.downcast_index(inner)
         if isinstance(inner, faiss.IndexHNSW):
             inner.hnsw.efSearch = self.settings.ef_search
+        if isinstance(inner, faiss.IndexRefine):
+            # The refine stage re-scores k * k_factor candidates of the coarse codes.
+            inner.k_factor = float(self.settings.refine_k_factor)
 
     def _filtered_search(
         self, queries: np.ndarray, k: int, allowed: np.ndarray
