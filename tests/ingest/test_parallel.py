@@ -212,7 +212,9 @@ def test_interrupted_parallel_ingest_resumes_without_gaps_or_duplicates(
 
 
 def test_dead_worker_is_an_error_not_a_hang(tmp_path: Path) -> None:
-    path = big_file(tmp_path, copies=2)
+    # Enough chunks that some are still unsent when the worker dies: with only
+    # a few, a loaded machine's worker may finish them all before the kill.
+    path = big_file(tmp_path, copies=6)
     _process_helpers_started()
     before = _descendants()
     with parallel.ChunkPool(1, PassageSettings(), start_at=0) as pool:
