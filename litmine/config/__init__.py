@@ -148,7 +148,13 @@ class Settings(BaseSettings):
 
     @property
     def db_path(self) -> Path:
-        """Path of the SQLite database."""
+        """Path of the SQLite database: a ``sqlite:///`` store URL's, else litmine.db in the data dir.
+
+        Meaningless for a PostgreSQL store (see ``litmine.store.store_location``).
+        """
+        url = self.store.url
+        if url and url.startswith("sqlite:///"):
+            return Path(url[len("sqlite:///") :]).expanduser()
         return self.data_dir / "litmine.db"
 
     @property
