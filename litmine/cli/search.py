@@ -17,14 +17,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from litmine.cli.common import (
+    AddressOpt,
     DataDirOpt,
     EntityOpt,
     JsonOpt,
     MeshOpt,
     ModeOpt,
     PubTypeOpt,
+    RunnerOpt,
     SinceOpt,
     UntilOpt,
+    WorkersOpt,
     cli_settings,
     err,
     handle_errors,
@@ -33,8 +36,8 @@ from litmine.cli.common import (
     require_database,
     search_filters,
     to_json,
+    with_runner,
 )
-from litmine.errors import InputError
 from litmine.vectors.adapt import AdaptParams  # light: torch loads only when training starts
 
 if TYPE_CHECKING:
@@ -66,36 +69,6 @@ BackendOpt = Annotated[
 
 def _index_settings(data_dir: Path | None, backend: str | None) -> Settings:
     return cli_settings(data_dir, embed={"backend": backend})
-
-
-def with_runner(settings: Settings, runner: str | None) -> Settings:
-    """``settings`` with ``--runner`` applied (unchanged when the flag is not given).
-
-    Raises:
-        InputError: Not 'local' or 'dask'.
-    """
-    if runner is None:
-        return settings
-    if runner not in ("local", "dask"):
-        raise InputError(f"unknown --runner {runner!r}", "use 'local' or 'dask'")
-    settings.runner = runner  # type: ignore[assignment]  # validated just above
-    return settings
-
-
-RunnerOpt = Annotated[
-    str | None,
-    typer.Option("--runner", help="'local' or 'dask' (runner; env LITMINE_RUNNER)."),
-]
-AddressOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--address", help="Dask scheduler, e.g. tcp://host:8786 (dask.address); none: local."
-    ),
-]
-WorkersOpt = Annotated[
-    int | None,
-    typer.Option("--workers", min=1, help="Workers of the local Dask cluster (dask.workers)."),
-]
 
 
 @index_app.command("build")

@@ -20,16 +20,19 @@ from typing import Annotated, Any
 import typer
 
 from litmine.cli.common import (
+    AddressOpt,
     DataDirOpt,
     JsonOpt,
+    RunnerOpt,
+    WorkersOpt,
     cli_settings,
     err,
     handle_errors,
     out,
     progress_bar,
     to_json,
+    with_runner,
 )
-from litmine.cli.search import AddressOpt, RunnerOpt, WorkersOpt, with_runner
 from litmine.errors import InputError
 
 ner_app = typer.Typer(help="Train and evaluate the biomedical NER model.", no_args_is_help=True)

@@ -208,7 +208,13 @@ def _batches(pmids: Sequence[str], size: int) -> Iterator[tuple[int, list[str]]]
         yield i, list(pmids[lo : lo + size])
 
 
-def _commit_all(settings: Settings, futures: Sequence[Any], progress: Progress | None) -> list[int]:
+# Progress sinks of running flows, by run key. Prefect pickles the flow (and its
+# parameters) into every task submission: a sink (a rich progress bar, with locks)
+# must not be one, so the flow gets a key and the committer looks the sink up here.
+_SINKS: dict[str, Progress] = {}
+
+
+def _commit_all(settings: Settings, futures: Sequence[Any], run_key: str) -> list[int]:
     """Commit the shards in batch order, each as soon as it and those before it are done.
 
     Returns:
@@ -223,8 +229,9 @@ def _commit_all(settings: Settings, futures: Sequence[Any], progress: Progress |
             totals[0] += 1
             totals[1] += commit_shard(store, shard)  # one transaction per shard
             totals[2] += shard.entities
-            if progress is not None:
-                progress(shard.articles)
+            sink = _SINKS.get(run_key)
+            if sink is not None:
+                sink(shard.articles)
     return totals
 
 
@@ -239,10 +246,10 @@ def _flow() -> Any:
 
     @flow(name="litmine-entities", validate_parameters=False, persist_result=False)
     def entities_flow(
-        settings: Settings, pmids: list[str], folder: str, size: int, progress: Progress | None
+        settings: Settings, pmids: list[str], folder: str, size: int, run_key: str
     ) -> list[int]:
         futures = [ner_task.submit(settings, i, b, folder) for i, b in _batches(pmids, size)]
-        return _commit_all(settings, futures, progress)
+        return _commit_all(settings, futures, run_key)
 
     return entities_flow
 
@@ -280,13 +287,16 @@ def extract_entities_dask(
         pmids = store.pmids_needing_entities()
     folder = staging_dir(settings) / "entities" / uuid.uuid4().hex[:12]
     tasks = passages = entities = 0
+    if progress is not None:
+        _SINKS[folder.name] = progress
     try:
         if pmids:
             tasks, passages, entities = run_flow(
                 _flow(), settings, settings=settings, pmids=list(pmids), folder=str(folder),
-                size=articles_per_task, progress=progress,
+                size=articles_per_task, run_key=folder.name,
             )  # fmt: skip
     finally:
+        _SINKS.pop(folder.name, None)
         shutil.rmtree(folder, ignore_errors=True)
     return EntityRunReport(
         articles=len(pmids),
