@@ -28,6 +28,11 @@ import pytest
 from litmine.config import Settings, load_settings
 from tests.pg_server import DatabaseSeed, PgServer, database_name, unavailable_reason
 
+# Prefect's ephemeral API server (started by flows that run outside the test
+# harness, e.g. `litmine ingest --runner dask` in a subprocess) has 20 s to come
+# up by default; on a loaded 2-core machine it was seen to need more.
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

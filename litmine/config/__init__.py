@@ -148,7 +148,7 @@ class Settings(BaseSettings):
 
     @property
     def db_path(self) -> Path:
-        """Path of the SQLite database: a ``sqlite:///`` store URL's, else litmine.db in the data dir.
+        """Path of the SQLite database: a ``sqlite:///`` store URL's, else data_dir/litmine.db.
 
         Meaningless for a PostgreSQL store (see ``litmine.store.store_location``).
         """

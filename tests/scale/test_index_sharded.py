@@ -93,7 +93,7 @@ def test_pq_with_refine_meets_its_recall_bound() -> None:
     queries = _vectors(100, seed=2)[1]
     exact = _exact_top(ids, vecs, queries, 10)
     index = PassageIndex(DIM, model="m", settings=IndexSettings(nprobe=16))
-    index.build(ids, vecs, factory="IVF16,PQ16,RFlat")  # 2 dims per code byte, k_factor 8
+    index.build(ids, vecs, factory="IVF16,PQ16x6,RFlat")  # 6-bit codes: 4x quicker to train than 8
     found = index.search(queries, 10)[1]
     assert _recall(found, exact) >= 0.95
     assert index.remove(ids[:10]) == 10  # removal rebuilds (refine has no native removal)
